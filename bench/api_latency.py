@@ -1,0 +1,133 @@
+"""GET /api/v1/servers latency: 10,000 servers, 50 per page, 50 concurrent clients.
+
+Baseline, measured in the same run with the same client load: a bare aiohttp handler that
+returns a fixed 50-item JSON page (the floor of any aiohttp service on this machine).
+
+    .venv/bin/python -m bench.api_latency [--servers 10000] [--requests 5000]
+"""
+
+import argparse
+import asyncio
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from bench.common import free_port, percentile, running_service, summary
+from service.models import Server
+from service.storage.db import database
+
+
+async def seed(data_dir: Path, count: int) -> None:
+    async with database(f"sqlite://{(data_dir / 'pb-deployer.sqlite3').resolve()}"):
+        await Server.bulk_create(
+            [
+                Server(name=f"server-{i:05d}", host=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")
+                for i in range(count)
+            ],
+            batch_size=1000,
+        )
+
+
+async def load(
+    url: str, headers: dict[str, str], pages: int, requests: int, clients: int
+) -> list[float]:
+    samples: list[float] = []
+    remaining = requests
+
+    async def client(session: aiohttp.ClientSession) -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            page = random.randint(1, pages)
+            started = time.perf_counter()
+            async with session.get(url, params={"per_page": 50, "page": page}) as response:
+                await response.read()
+                assert response.status == 200, response.status
+            samples.append((time.perf_counter() - started) * 1000)
+
+    connector = aiohttp.TCPConnector(limit=clients)
+    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+    return samples
+
+
+async def baseline_app(port: int) -> web.AppRunner:
+    page = {
+        "items": [
+            {"id": i, "name": f"server-{i:05d}", "host": "10.0.0.1", "port": 22} for i in range(50)
+        ],
+        "page": 1,
+        "per_page": 50,
+        "total_items": 10000,
+        "total_pages": 200,
+    }
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.json_response(page)
+
+    app = web.Application()
+    app.router.add_get("/servers", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--servers", type=int, default=10_000)
+    parser.add_argument("--requests", type=int, default=5_000)
+    parser.add_argument("--clients", type=int, default=50)
+    args = parser.parse_args()
+    pages = args.servers // 50
+
+    # The baseline server runs in a child process so that the load generator does not
+    # share its event loop (the service under test is a child process too).
+    port = free_port()
+    baseline = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import asyncio,sys;from bench.api_latency import baseline_app;"
+        "loop=asyncio.new_event_loop();loop.run_until_complete(baseline_app(int(sys.argv[1])));"
+        "loop.run_forever()",
+        str(port),
+    )
+    try:
+        await asyncio.sleep(1.5)
+        await load(f"http://127.0.0.1:{port}/servers", {}, pages, 500, args.clients)  # warm-up
+        base_samples = await load(
+            f"http://127.0.0.1:{port}/servers", {}, pages, args.requests, args.clients
+        )
+    finally:
+        baseline.terminate()
+        await baseline.wait()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        started = time.perf_counter()
+        await seed(data_dir, args.servers)
+        print(f"seeded {args.servers} servers in {time.perf_counter() - started:.1f}s")
+        async with running_service(data_dir) as (base, token):
+            headers = {"Authorization": f"Bearer {token}"}
+            url = f"{base}/api/v1/servers"
+            await load(url, headers, pages, 500, args.clients)  # warm-up
+            started = time.perf_counter()
+            samples = await load(url, headers, pages, args.requests, args.clients)
+            elapsed = time.perf_counter() - started
+
+    print(f"baseline (bare aiohttp, fixed page): {summary(base_samples)}")
+    setup = f"50/page, {args.servers} rows, {args.clients} clients"
+    print(f"GET /api/v1/servers ({setup}): {summary(samples)}")
+    print(f"throughput: {len(samples) / elapsed:.0f} req/s")
+    for fraction, label in ((0.5, "p50"), (0.99, "p99")):
+        ratio = percentile(samples, fraction) / percentile(base_samples, fraction)
+        print(f"{label} ratio service/baseline: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

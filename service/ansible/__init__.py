@@ -1,0 +1,1 @@
+"""The bridge to Ansible: toolchain discovery, inventories and the runner."""

@@ -1,0 +1,1 @@
+"""The HTTP layer: the `/api/v1` sub-application, its middlewares and documents."""

@@ -1,0 +1,75 @@
+"""What every handler shares: operation metadata, inputs, paging and serialisation."""
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from aiohttp import web
+from aiohttp_apispec import docs
+from marshmallow import Schema
+from tortoise.queryset import QuerySet
+
+from service.errors import APIError
+from service.keys import BODY, QUERY
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ID_PATTERN = r"{id:\d{1,9}}"
+"""Path ids: digits only and small enough for every database's integer column."""
+
+
+def operation(
+    *, tags: list[str], summary: str, description: str = "", errors: Iterable[type[APIError]] = ()
+) -> Callable[[F], F]:
+    """OpenAPI metadata for a handler; `errors` lists the failures beyond the generic ones."""
+    return docs(tags=tags, summary=summary, description=description, errors=list(errors))
+
+
+def record_id(request: web.Request) -> int:
+    return int(request.match_info["id"])
+
+
+def body(request: web.Request) -> dict[str, Any]:
+    return request.get(BODY, {})
+
+
+def query(request: web.Request) -> dict[str, Any]:
+    return request.get(QUERY, {})
+
+
+def respond(schema: Schema, record: Any, status: int = 200) -> web.Response:
+    return web.json_response(schema.dump(record), status=status)
+
+
+def ordering(sort: str) -> list[str]:
+    """`-name` → ORDER BY name DESC, id DESC: the id tiebreak keeps pages deterministic."""
+    descending = sort.startswith("-")
+    field = sort.lstrip("-")
+    if field == "id":
+        return [sort]
+    tiebreak = "-id" if descending else "id"
+    return [sort, tiebreak]
+
+
+async def paginate(queryset: QuerySet[Any], params: dict[str, Any], item: Schema) -> web.Response:
+    """One page of `queryset` in the list envelope (`items`, `page`, `total_items`, ...)."""
+    page, per_page = params["page"], params["per_page"]
+    total = await queryset.count()
+    records = (
+        await queryset.order_by(*ordering(params["sort"]))
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    )
+    return web.json_response(
+        {
+            "items": item.dump(records, many=True),
+            "page": page,
+            "per_page": per_page,
+            "total_items": total,
+            "total_pages": math.ceil(total / per_page) if total else 0,
+        }
+    )
+
+
+def no_content() -> web.Response:
+    return web.Response(status=204)

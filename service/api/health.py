@@ -1,0 +1,79 @@
+"""/health: is every component the service needs working? 200 if so, else 503."""
+
+import asyncio
+import shutil
+import time
+from typing import Any
+
+from aiohttp import ChainMapProxy, web
+from aiohttp_apispec import response_schema
+
+from service import __version__
+from service.ansible import toolchain
+from service.api.auth import public
+from service.api.common import operation
+from service.api.schemas import HealthSchema
+from service.errors import ServiceUnavailable
+from service.keys import DATABASE, HEALTH_CHECKS, SETTINGS
+
+
+async def check_database(app: ChainMapProxy) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(
+            app[DATABASE].connections.get("default").execute_query("SELECT 1"), timeout=5
+        )
+    except Exception as exc:  # any failure means "not reachable"; report its kind only
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
+
+
+async def check_disk(app: ChainMapProxy) -> dict[str, Any]:
+    settings = app[SETTINGS]
+    path = settings.artifacts_dir
+    free = shutil.disk_usage(path).free
+    return {
+        "ok": free >= settings.min_free_disk_bytes,
+        "path": str(path),
+        "free_bytes": free,
+        "min_free_bytes": settings.min_free_disk_bytes,
+    }
+
+
+async def check_ansible(app: ChainMapProxy) -> dict[str, Any]:
+    path = toolchain.ansible_playbook_path()
+    return {"ok": path is not None, "path": path, "version": toolchain.ansible_core_version()}
+
+
+def install_health_checks(app: web.Application) -> None:
+    """The base checks; later subsystems (workers, queue) add their own to the same map."""
+    app[HEALTH_CHECKS] = {
+        "database": check_database,
+        "disk": check_disk,
+        "ansible": check_ansible,
+    }
+
+
+@public
+@operation(
+    tags=["health"],
+    summary="Health of the service and what it depends on",
+    description="No token needed. 503 names the failing components in `details`.",
+    errors=[ServiceUnavailable],
+)
+@response_schema(HealthSchema, 200, description="Every component is healthy.")
+async def health(request: web.Request) -> web.Response:
+    app = request.config_dict
+    checks = request.config_dict[HEALTH_CHECKS]
+    results = await asyncio.gather(*(check(app) for check in checks.values()))
+    components = dict(zip(checks, results, strict=True))
+    failing = sorted(name for name, result in components.items() if not result["ok"])
+    if failing:
+        raise ServiceUnavailable(
+            f"Unhealthy: {', '.join(failing)}.", details={"failing": failing, **components}
+        )
+    return web.json_response({"status": "ok", "version": __version__, "components": components})
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/health", health)

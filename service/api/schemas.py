@@ -1,0 +1,250 @@
+"""Every request and response body of the API, in one place (one schema per resource).
+
+The validators come from `service.validators`; strings are always length-limited, numbers
+and booleans refuse values of another JSON type (`"22"`, `true` for a port).
+"""
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from service import validators
+from service.models import AppStatus
+
+MAX_NOTES = 10_000
+MAX_PER_PAGE = 100
+
+
+class StrictInteger(fields.Integer):
+    """An integer that is a JSON number, never a bool or a numeric string."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(fields.Boolean):
+    """A JSON true/false; no "yes", 1 or "on"."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+def rule(check: Any, message: str) -> validate.Validator:
+    """A marshmallow validator from one of `service.validators`' predicates."""
+
+    class _Rule(validate.Validator):
+        error = message
+
+        def __call__(self, value: Any) -> Any:
+            if not check(value):
+                raise ValidationError(message)
+            return value
+
+    return _Rule()
+
+
+NAME = [
+    validate.Length(min=1, max=64),
+    validate.Regexp(
+        validators.NAME_RE,
+        error="Use 1-64 letters, digits, '.', '-' or '_', starting with a letter or digit.",
+    ),
+]
+USERNAME = [
+    validate.Length(min=1, max=32),
+    validate.Regexp(
+        validators.POSIX_USERNAME_RE,
+        error="Not a POSIX login name: lower-case letters, digits, '_' and '-', "
+        "starting with a letter or '_', at most 32 characters.",
+    ),
+]
+HOST = [
+    validate.Length(min=1, max=253),
+    rule(validators.is_host, "Not a host name (RFC 1123), IPv4 or IPv6 address."),
+]
+ABSOLUTE_PATH = [
+    validate.Length(min=1, max=1024),
+    rule(
+        validators.is_safe_absolute_path,
+        "Use an absolute path of plain segments (letters, digits, '.', '-', '_'), no '..'.",
+    ),
+]
+UNIT_NAME = [
+    validate.Length(min=1, max=255),
+    rule(validators.is_systemd_unit, "Not a valid systemd unit name."),
+]
+DOMAIN = [
+    validate.Length(min=1, max=253),
+    rule(validators.is_domain, "Not a domain name (RFC 1123, at least two labels)."),
+]
+VERSION_NUMBER = [
+    validate.Length(min=1, max=128),
+    validate.Regexp(
+        validators.SEMVER_RE,
+        error="Use Semantic Versioning: MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], e.g. 1.4.0.",
+    ),
+]
+
+
+class TimestampedSchema(Schema):
+    id = fields.Integer(dump_only=True, metadata={"example": 1})
+    created = fields.DateTime(dump_only=True)
+    updated = fields.DateTime(dump_only=True)
+
+
+class ServerSchema(TimestampedSchema):
+    name = fields.String(required=True, validate=NAME, metadata={"example": "web-1"})
+    host = fields.String(required=True, validate=HOST, metadata={"example": "203.0.113.10"})
+    port = StrictInteger(
+        load_default=22, validate=validate.Range(min=1, max=65535), metadata={"example": 22}
+    )
+    root_username = fields.String(load_default="root", validate=USERNAME)
+    app_username = fields.String(load_default="deploy", validate=USERNAME)
+    use_ssh_agent = StrictBoolean(load_default=False)
+    manual_key_path = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=ABSOLUTE_PATH,
+        metadata={
+            "description": "Private key file on the service's machine.",
+            "example": "/root/.ssh/id_ed25519",
+        },
+    )
+    setup_complete = fields.Boolean(dump_only=True)
+    security_locked = fields.Boolean(dump_only=True)
+
+
+class AppSchema(TimestampedSchema):
+    name = fields.String(required=True, validate=NAME, metadata={"example": "shop"})
+    server_id = StrictInteger(
+        required=True, validate=validate.Range(min=1), metadata={"example": 1}
+    )
+    remote_path = fields.String(
+        required=True, validate=ABSOLUTE_PATH, metadata={"example": "/srv/apps/shop"}
+    )
+    service_name = fields.String(
+        required=True, validate=UNIT_NAME, metadata={"example": "shop.service"}
+    )
+    domain = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=DOMAIN,
+        metadata={"example": "shop.example.com"},
+    )
+    current_version = fields.String(dump_only=True, allow_none=True)
+    status = fields.Enum(AppStatus, by_value=True, dump_only=True)
+
+
+class VersionSchema(TimestampedSchema):
+    app_id = StrictInteger(required=True, validate=validate.Range(min=1), metadata={"example": 1})
+    version_number = fields.String(
+        required=True, validate=VERSION_NUMBER, metadata={"example": "1.4.0"}
+    )
+    notes = fields.String(load_default="", validate=validate.Length(max=MAX_NOTES))
+    deployment_zip = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Stored zip file name, once uploaded."},
+    )
+
+
+def sort_field(allowed: list[str], default: str = "id") -> fields.String:
+    """`sort=name` or `sort=-created`; `id` always breaks ties so pages are stable."""
+    choices = [*allowed, *(f"-{name}" for name in allowed)]
+    return fields.String(
+        load_default=default,
+        validate=validate.OneOf(choices),
+        metadata={"description": "Field to sort by; prefix '-' for descending."},
+    )
+
+
+class PageQuerySchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+class ServerListQuerySchema(PageQuerySchema):
+    sort = sort_field(["id", "name", "host", "created", "updated"])
+    q = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": "Name contains."}
+    )
+
+
+class AppListQuerySchema(PageQuerySchema):
+    sort = sort_field(["id", "name", "status", "created", "updated"])
+    server_id = fields.Integer(validate=validate.Range(min=1))
+    status = fields.Enum(AppStatus, by_value=True)
+    q = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": "Name contains."}
+    )
+
+
+class VersionListQuerySchema(PageQuerySchema):
+    sort = sort_field(["id", "version_number", "created"])
+    app_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class DeleteServerQuerySchema(Schema):
+    cascade = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Also delete the server's apps, versions and deployments."},
+    )
+
+
+def page_schema(item: type[Schema]) -> type[Schema]:
+    """The list envelope for one item schema (`items` plus paging figures)."""
+    name = item.__name__.removesuffix("Schema") + "PageSchema"
+    return Schema.from_dict(
+        {
+            "items": fields.List(fields.Nested(item)),
+            "page": fields.Integer(metadata={"example": 1}),
+            "per_page": fields.Integer(metadata={"example": 20}),
+            "total_items": fields.Integer(metadata={"example": 42}),
+            "total_pages": fields.Integer(metadata={"example": 3}),
+        },
+        name=name,
+    )
+
+
+ServerPageSchema = page_schema(ServerSchema)
+AppPageSchema = page_schema(AppSchema)
+VersionPageSchema = page_schema(VersionSchema)
+
+
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True, metadata={"example": "validation_failed"})
+    message = fields.String(required=True, metadata={"example": "The request is not valid."})
+    details = fields.Dict(
+        required=True, metadata={"example": {"port": ["Must be greater than or equal to 1."]}}
+    )
+    request_id = fields.String(
+        required=True, metadata={"example": "5f0c6a3e9b5d4c0e8f1a2b3c4d5e6f70"}
+    )
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorDetailSchema, required=True)
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"example": "ok"})
+    version = fields.String(required=True)
+    components = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(),
+        required=True,
+        metadata={
+            "example": {
+                "database": {"ok": True, "latency_ms": 0.4},
+                "disk": {"ok": True, "free_bytes": 52_000_000_000, "path": "data/artifacts"},
+                "ansible": {"ok": True, "version": "2.19.14"},
+            }
+        },
+    )

@@ -1,0 +1,16 @@
+"""The `/api/v1` sub-application: authenticated, validated, one module per resource."""
+
+from aiohttp import web
+
+from service.api import apps, health, servers, versions
+from service.api.auth import auth_middleware
+from service.api.validation import validation_middleware
+
+RESOURCES = (health, servers, apps, versions)
+
+
+def create_v1_app() -> web.Application:
+    v1 = web.Application(middlewares=[auth_middleware, validation_middleware])
+    for resource in RESOURCES:
+        resource.register(v1)
+    return v1

@@ -1,0 +1,40 @@
+"""The application factory: the only place where the pieces are wired together."""
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from service.ansible import toolchain
+from service.api import docs
+from service.api.errors import error_middleware, request_id_middleware
+from service.api.health import install_health_checks
+from service.api.openapi import API_PREFIX, build_openapi
+from service.api.v1 import create_v1_app
+from service.config import Settings
+from service.keys import DATABASE, OPENAPI, SETTINGS
+from service.storage.db import database
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Open (and migrate) the database for the app's lifetime; close that same context."""
+    settings = app[SETTINGS]
+    settings.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    async with database(settings.database_url) as context:
+        app[DATABASE] = context
+        yield
+
+
+def create_app(settings: Settings) -> web.Application:
+    toolchain.ensure_on_path()
+    app = web.Application(
+        middlewares=[request_id_middleware, error_middleware],
+        client_max_size=settings.max_json_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(database_ctx)
+    install_health_checks(app)
+    v1 = create_v1_app()
+    app[OPENAPI] = build_openapi(v1)
+    app.add_subapp(API_PREFIX, v1)
+    docs.register(app)
+    return app

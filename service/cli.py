@@ -1,0 +1,186 @@
+"""The `pb-deployer` command: serve the API, manage tokens, export the OpenAPI document."""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from aiohttp import web
+
+from service import __version__
+from service.api.openapi import build_openapi, openapi_yaml
+from service.api.v1 import create_v1_app
+from service.app import create_app
+from service.config import Settings
+from service.domain import tokens
+from service.errors import APIError
+from service.logs import AccessLogger, configure_logging
+from service.storage.db import database
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        database_url=getattr(args, "database_url", None),
+        data_dir=getattr(args, "data_dir", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        log_level=getattr(args, "log_level", None),
+    )
+
+
+def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+    async def run() -> int:
+        async with database(settings.database_url):
+            return await work()
+
+    return asyncio.run(run())
+
+
+def serve(args: argparse.Namespace, settings: Settings) -> int:
+    configure_logging(settings.log_level)
+
+    async def first_start() -> int:
+        issued = await tokens.ensure_admin_token()
+        if issued is not None:
+            # Printed, never logged: this is the only time the secret is visible.
+            print(
+                f"Created the first API token ({issued.token.name}); store it now, "
+                f"it is not shown again:\n\n    {issued.secret}\n",
+                flush=True,
+            )
+        return 0
+
+    _with_database(settings, first_start)
+    print(
+        f"pb-deployer {__version__} on http://{settings.host}:{settings.port} "
+        f"(database {_redacted(settings.database_url)})",
+        flush=True,
+    )
+    web.run_app(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log_class=AccessLogger,
+        print=None,
+    )
+    return 0
+
+
+def _redacted(url: str) -> str:
+    """The database URL without its password, for the console."""
+    scheme, sep, rest = url.partition("://")
+    if "@" not in rest:
+        return url
+    credentials, _, location = rest.rpartition("@")
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}{sep}{user}:***@{location}"
+
+
+def migrate(args: argparse.Namespace, settings: Settings) -> int:
+    async def done() -> int:
+        print("Database schema is up to date.")
+        return 0
+
+    return _with_database(settings, done)
+
+
+def token_create(args: argparse.Namespace, settings: Settings) -> int:
+    async def work() -> int:
+        issued = await tokens.issue_token(args.name)
+        print(f"Token {issued.token.id} ({issued.token.name}); it is not shown again:")
+        print(issued.secret)
+        return 0
+
+    return _with_database(settings, work)
+
+
+def token_list(args: argparse.Namespace, settings: Settings) -> int:
+    async def work() -> int:
+        print(f"{'ID':>4}  {'NAME':<24} {'PREFIX':<12} {'CREATED':<25} {'LAST USED':<25} REVOKED")
+        for token in await tokens.list_tokens():
+            print(
+                f"{token.id:>4}  {token.name:<24} {token.prefix:<12} "
+                f"{token.created:%Y-%m-%d %H:%M:%S%z}{'':<6} "
+                f"{_when(token.last_used_at):<25} {_when(token.revoked_at)}"
+            )
+        return 0
+
+    return _with_database(settings, work)
+
+
+def _when(value: object) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S%z}" if value else "-"
+
+
+def token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    async def work() -> int:
+        token = await tokens.revoke_token(args.id)
+        print(f"Token {token.id} ({token.name}) is revoked.")
+        return 0
+
+    return _with_database(settings, work)
+
+
+def openapi(args: argparse.Namespace, settings: Settings) -> int:
+    document = openapi_yaml(build_openapi(create_v1_app()))
+    if args.output == "-":
+        sys.stdout.write(document)
+    else:
+        Path(args.output).write_text(document)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pb-deployer", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    db = argparse.ArgumentParser(add_help=False)
+    db.add_argument(
+        "--database-url",
+        help="sqlite://PATH or postgres://USER:PASS@HOST/DB "
+        "(env PBD_DATABASE_URL; default DATA_DIR/pb-deployer.sqlite3)",
+    )
+    db.add_argument(
+        "--data-dir", help="database, artifacts and uploads (env PBD_DATA_DIR; default ./data)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve_cmd = commands.add_parser("serve", parents=[db], help="run the API server")
+    serve_cmd.add_argument("--host", help="listen address (env PBD_HOST; default 127.0.0.1)")
+    serve_cmd.add_argument("--port", type=int, help="listen port (env PBD_PORT; default 8080)")
+    serve_cmd.add_argument("--log-level", help="DEBUG, INFO, WARNING (env PBD_LOG_LEVEL)")
+    serve_cmd.set_defaults(func=serve)
+
+    commands.add_parser(
+        "migrate", parents=[db], help="create or upgrade the database schema"
+    ).set_defaults(func=migrate)
+
+    token = commands.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    create = token.add_parser("create", parents=[db], help="create a token (shown once)")
+    create.add_argument("--name", required=True)
+    create.set_defaults(func=token_create)
+    token.add_parser("list", parents=[db], help="list tokens (never their secrets)").set_defaults(
+        func=token_list
+    )
+    revoke = token.add_parser("revoke", parents=[db], help="revoke a token by id")
+    revoke.add_argument("id", type=int)
+    revoke.set_defaults(func=token_revoke)
+
+    spec = commands.add_parser("openapi", help="write the OpenAPI 3 document as YAML")
+    spec.add_argument("--output", default="-", help="file path, or - for stdout (default)")
+    spec.set_defaults(func=openapi)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    command: Command = args.func
+    try:
+        return command(args, _settings(args))
+    except APIError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1

@@ -1,0 +1,1 @@
+"""Domain rules: what may be created, changed or deleted, independent of HTTP."""

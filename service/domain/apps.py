@@ -1,0 +1,37 @@
+"""Apps: unique names, an existing server, and no deletion mid-deploy."""
+
+from typing import Any
+
+from service.domain.records import (
+    ensure_unique,
+    get_or_404,
+    require_changes,
+    require_reference,
+    save,
+)
+from service.errors import Conflict
+from service.models import App, AppStatus, Server
+
+
+async def create_app(data: dict[str, Any]) -> App:
+    await require_reference(Server, "server_id", data["server_id"])
+    await ensure_unique(App, None, name=data["name"])
+    return await save(App(**data))
+
+
+async def update_app(app_id: int, changes: dict[str, Any]) -> App:
+    require_changes(changes)
+    app = await get_or_404(App, app_id)
+    if "server_id" in changes:
+        await require_reference(Server, "server_id", changes["server_id"])
+    if "name" in changes:
+        await ensure_unique(App, app_id, name=changes["name"])
+    app.update_from_dict(changes)
+    return await save(app)
+
+
+async def delete_app(app_id: int) -> None:
+    app = await get_or_404(App, app_id)
+    if app.status == AppStatus.DEPLOYING:
+        raise Conflict(f"App {app_id} is being deployed; wait for it to finish.")
+    await app.delete()

@@ -1,0 +1,22 @@
+"""Typed keys for everything the application and its requests share (no globals)."""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import ChainMapProxy, web
+from tortoise.context import TortoiseContext
+
+from service.config import Settings
+
+HealthCheck = Callable[[ChainMapProxy], Awaitable[dict[str, Any]]]
+
+SETTINGS = web.AppKey("settings", Settings)
+DATABASE = web.AppKey("database", TortoiseContext)
+HEALTH_CHECKS = web.AppKey("health_checks", dict[str, HealthCheck])
+ANSIBLE_VERSION = web.AppKey("ansible_version", str)
+
+REQUEST_ID = web.RequestKey("request_id", str)
+TOKEN_ID = web.RequestKey("token_id", int)
+QUERY = web.RequestKey("query", dict)
+BODY = web.RequestKey("body", dict)
+OPENAPI = web.AppKey("openapi", dict)

@@ -1,0 +1,22 @@
+"""Tortoise ORM models: the service's whole persistent state."""
+
+from service.models.apps import App, AppStatus
+from service.models.deployments import Deployment, DeploymentStatus
+from service.models.servers import Server
+from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
+from service.models.tokens import ApiToken
+from service.models.versions import Version
+
+__all__ = [
+    "ApiToken",
+    "App",
+    "AppStatus",
+    "Deployment",
+    "DeploymentStatus",
+    "Server",
+    "Task",
+    "TaskEvent",
+    "TaskKind",
+    "TaskStatus",
+    "Version",
+]

@@ -1,0 +1,29 @@
+"""An application deployed to a server as a systemd service."""
+
+from enum import StrEnum
+
+from tortoise import fields
+
+from service.models.base import TimestampedModel
+
+
+class AppStatus(StrEnum):
+    IDLE = "idle"
+    DEPLOYING = "deploying"
+    RUNNING = "running"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+
+class App(TimestampedModel):
+    name = fields.CharField(max_length=64, unique=True)
+    server = fields.ForeignKeyField("models.Server", related_name="apps", on_delete=fields.CASCADE)
+    remote_path = fields.CharField(max_length=1024)
+    service_name = fields.CharField(max_length=255)
+    domain = fields.CharField(max_length=253, null=True)
+    current_version = fields.CharField(max_length=128, null=True)
+    status = fields.CharEnumField(AppStatus, max_length=16, default=AppStatus.IDLE)
+
+    class Meta:
+        table = "apps"
+        ordering = ("id",)

@@ -1,0 +1,21 @@
+"""A Linux host the service provisions and deploys to over SSH."""
+
+from tortoise import fields
+
+from service.models.base import TimestampedModel
+
+
+class Server(TimestampedModel):
+    name = fields.CharField(max_length=64, unique=True)
+    host = fields.CharField(max_length=253)
+    port = fields.IntField(default=22)
+    root_username = fields.CharField(max_length=32, default="root")
+    app_username = fields.CharField(max_length=32, default="deploy")
+    use_ssh_agent = fields.BooleanField(default=False)
+    manual_key_path = fields.CharField(max_length=1024, null=True)
+    setup_complete = fields.BooleanField(default=False)
+    security_locked = fields.BooleanField(default=False)
+
+    class Meta:
+        table = "servers"
+        ordering = ("id",)

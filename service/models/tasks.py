@@ -1,0 +1,88 @@
+"""Background work: one playbook run per task, with its stored event stream.
+
+Statuses reuse ansible-runner's names where they overlap, plus `queued` (waiting for a
+worker or for the server to be free) and `interrupted` (the service died mid-run).
+"""
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.models import Model
+
+from service.models.base import TimestampedModel
+
+
+class TaskKind(StrEnum):
+    CONNECTION_TEST = "connection_test"
+    SETUP = "setup"
+    PACKAGES = "packages"
+    LOCKDOWN = "lockdown"
+    AUDIT = "audit"
+    SERVICE = "service"
+    DEPLOY = "deploy"
+    ROLLBACK = "rollback"
+
+
+class TaskStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    TIMEOUT = "timeout"
+    INTERRUPTED = "interrupted"
+
+
+FINISHED_STATUSES = frozenset(
+    {
+        TaskStatus.SUCCESSFUL,
+        TaskStatus.FAILED,
+        TaskStatus.CANCELLED,
+        TaskStatus.TIMEOUT,
+        TaskStatus.INTERRUPTED,
+    }
+)
+
+
+class Task(TimestampedModel):
+    kind = fields.CharEnumField(TaskKind, max_length=32)
+    status = fields.CharEnumField(TaskStatus, max_length=16, default=TaskStatus.QUEUED)
+    server = fields.ForeignKeyField(
+        "models.Server", related_name="tasks", null=True, on_delete=fields.CASCADE
+    )
+    app = fields.ForeignKeyField(
+        "models.App", related_name="tasks", null=True, on_delete=fields.CASCADE
+    )
+    deployment = fields.ForeignKeyField(
+        "models.Deployment", related_name="tasks", null=True, on_delete=fields.SET_NULL
+    )
+    params = fields.JSONField(default=dict)
+    attempts = fields.IntField(default=0)
+    max_attempts = fields.IntField(default=1)
+    cancel_requested = fields.BooleanField(default=False)
+    progress = fields.JSONField(default=dict)
+    result = fields.JSONField(null=True)
+    error = fields.TextField(null=True)
+    started_at = fields.DatetimeField(null=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "tasks"
+        ordering = ("id",)
+
+
+class TaskEvent(Model):
+    """One ansible-runner event of a task, kept for replay (`after=counter`)."""
+
+    id = fields.BigIntField(primary_key=True)
+    task = fields.ForeignKeyField("models.Task", related_name="events", on_delete=fields.CASCADE)
+    counter = fields.IntField()
+    event = fields.CharField(max_length=64)
+    host = fields.CharField(max_length=253, null=True)
+    data = fields.JSONField(default=dict)
+    created = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "task_events"
+        ordering = ("task_id", "counter")
+        unique_together = (("task", "counter"),)

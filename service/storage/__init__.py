@@ -1,0 +1,1 @@
+"""Persistence: the database connection and its migrations."""

@@ -1,0 +1,87 @@
+"""Fixtures shared by every test: a fresh SQLite file per test and an authenticated client."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from service.app import create_app
+from service.config import Settings
+from service.domain import tokens
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: Any
+
+
+class Api:
+    """A test client that sends the bearer token and returns (status, parsed body)."""
+
+    def __init__(self, client: TestClient, secret: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {secret}"}
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> Reply:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        async with self.client.request(method, path, headers=headers, **kwargs) as response:
+            text = await response.text()
+            body = (
+                await response.json()
+                if text and response.content_type == "application/json"
+                else text
+            )
+            return Reply(response.status, body, response.headers)
+
+    async def get(self, path: str, **kwargs: Any) -> Reply:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> Reply:
+        return await self.request("POST", path, **kwargs)
+
+    async def patch(self, path: str, **kwargs: Any) -> Reply:
+        return await self.request("PATCH", path, **kwargs)
+
+    async def delete(self, path: str, **kwargs: Any) -> Reply:
+        return await self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings) -> TestClient:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def api(client) -> Api:
+    issued = await tokens.issue_token("test")
+    return Api(client, issued.secret)
+
+
+@pytest.fixture
+async def server(api) -> dict[str, Any]:
+    reply = await api.post("/api/v1/servers", json={"name": "web-1", "host": "10.0.0.5"})
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
+@pytest.fixture
+async def app_record(api, server) -> dict[str, Any]:
+    reply = await api.post(
+        "/api/v1/apps",
+        json={
+            "name": "shop",
+            "server_id": server["id"],
+            "remote_path": "/srv/apps/shop",
+            "service_name": "shop.service",
+        },
+    )
+    assert reply.status == 201, reply.body
+    return reply.body

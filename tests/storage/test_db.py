@@ -1,0 +1,49 @@
+"""The schema comes from committed migrations, and upgrades keep existing rows."""
+
+from pathlib import Path
+
+from tortoise import Tortoise
+from tortoise.migrations.autodetector import MigrationAutodetector
+from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
+
+from service.models import Server
+from service.storage.db import database, tortoise_config
+
+MIGRATIONS = sorted(
+    path.stem
+    for path in (Path(__file__).resolve().parents[2] / "service" / "migrations").glob("0*.py")
+)
+
+
+async def test_committed_migrations_match_the_models(tmp_path):
+    async with database(f"sqlite://{tmp_path}/db.sqlite3") as context:
+        changes = await MigrationAutodetector(context.apps, tortoise_config("")["apps"]).changes()
+    assert changes == [], "models changed: run `tortoise makemigrations` and commit the file"
+
+
+async def test_reopening_keeps_rows(tmp_path):
+    url = f"sqlite://{tmp_path}/nested/dir/db.sqlite3"
+    async with database(url):
+        await Server.create(name="keep-me", host="10.0.0.1")
+    async with database(url):
+        assert await Server.filter(name="keep-me").count() == 1
+
+
+async def test_upgrade_from_the_first_migration_keeps_rows(tmp_path):
+    url = f"sqlite://{tmp_path}/db.sqlite3"
+    config = tortoise_config(url)
+    context = await Tortoise.init(config=config)
+    try:
+        connection = context.connections.get("default")
+        executor = MigrationExecutor(connection, config["apps"])
+        await executor.migrate([MigrationTarget(app_label="models", name=MIGRATIONS[0])])
+        await connection.execute_query(
+            "INSERT INTO servers (name, host, port, root_username, app_username, use_ssh_agent,"
+            " setup_complete, security_locked, created, updated)"
+            " VALUES ('old', '10.0.0.2', 22, 'root', 'deploy', 0, 0, 0, '2026-01-01', '2026-01-01')"
+        )
+    finally:
+        await context.close_connections()
+    async with database(url):
+        server = await Server.get(name="old")
+        assert server.host == "10.0.0.2"
