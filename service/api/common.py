@@ -1,6 +1,8 @@
 """What every handler shares: operation metadata, inputs, paging and serialisation."""
 
 import math
+from datetime import datetime
+from datetime import datetime
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -51,18 +53,27 @@ def ordering(sort: str) -> list[str]:
     return [sort, tiebreak]
 
 
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
 async def paginate(queryset: QuerySet[Any], params: dict[str, Any], item: Schema) -> web.Response:
-    """One page of `queryset` in the list envelope (`items`, `page`, `total_items`, ...)."""
+    """One page of `queryset` in the list envelope (`items`, `page`, `total_items`, ...).
+
+    Rows are read as plain values for exactly the item schema's output fields: building
+    model instances and running marshmallow over them cost most of a list request's time.
+    """
     page, per_page = params["page"], params["per_page"]
     total = await queryset.count()
-    records = (
+    rows = (
         await queryset.order_by(*ordering(params["sort"]))
         .offset((page - 1) * per_page)
         .limit(per_page)
+        .values(*item.dump_fields)
     )
     return web.json_response(
         {
-            "items": item.dump(records, many=True),
+            "items": [{key: _plain(value) for key, value in row.items()} for row in rows],
             "page": page,
             "per_page": per_page,
             "total_items": total,
