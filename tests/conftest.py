@@ -10,6 +10,8 @@ from service.app import create_app
 from service.config import Settings
 from service.domain import tokens
 
+pytest_plugins = ["tests.hosts.plugin"]
+
 
 @dataclass
 class Reply:
