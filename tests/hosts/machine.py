@@ -33,7 +33,9 @@ from .system import (
 MACHINES_DIR = STATE_DIR / "machines"
 HOST_KEY_TYPES = ("ed25519", "ecdsa")
 # Where an overlay of ours is mounted, in this checkout or in another one (CI uses a fresh clone).
-OVERLAY_MOUNT = re.compile(rf"/\.hosts/machines/{re.escape(NAME_PREFIX)}\d+/merged$")
+OVERLAY_MOUNT = re.compile(
+    rf"/{re.escape(STATE_DIR.name)}/machines/{re.escape(NAME_PREFIX)}\d+/merged$"
+)
 
 
 class Machine:

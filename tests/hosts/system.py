@@ -17,19 +17,26 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STATE_DIR = REPO_ROOT / ".hosts"
 CACHE_DIR = REPO_ROOT / ".cache" / "hosts"
 
-NAME_PREFIX = "pbd-t"
-BRIDGE = "pbdbr0"
-BRIDGE_IP = "10.213.7.1"
+# PBD_HOSTS_LAB=N (1-6, 8, 9) runs a second, separate set of hosts beside the default one
+# (its own names, bridge, subnet 10.213.N.0/24, proxy port and state dir), so that two
+# developers or test runs on one machine do not tear down each other's hosts.
+LAB = os.environ.get("PBD_HOSTS_LAB", "")
+if LAB and not (LAB.isdigit() and len(LAB) == 1 and LAB not in "07"):
+    raise RuntimeError("PBD_HOSTS_LAB must be one digit from 1 to 9, but not 7")
+STATE_DIR = REPO_ROOT / (f".hosts-lab{LAB}" if LAB else ".hosts")
+NAME_PREFIX = f"pbd{LAB}-t"
+BRIDGE = f"pbdbr{LAB or 0}"
+SUBNET_OCTET = int(LAB) if LAB else 7
+BRIDGE_IP = f"10.213.{SUBNET_OCTET}.1"
 PREFIX_LEN = 24
-SUBNET = f"10.213.7.0/{PREFIX_LEN}"
+SUBNET = f"10.213.{SUBNET_OCTET}.0/{PREFIX_LEN}"
 FIRST_HOST_OCTET = 11
 MAX_HOSTS = 200
-NFT_TABLE = "pbd_isolation"
-CGROUP_DIR = "pbd"
-PROXY_PORT = 3142
+NFT_TABLE = f"pbd_isolation{LAB}"
+CGROUP_DIR = f"pbd{LAB}"
+PROXY_PORT = 3142 + (int(LAB) if LAB else 0)
 PROXY_URL = f"http://{BRIDGE_IP}:{PROXY_PORT}"
 
 log = logging.getLogger("pbd.hosts")
@@ -53,7 +60,7 @@ def host_name(index: int) -> str:
 
 def host_ip(index: int) -> str:
     """Fixed address of the index-th host (1-based) on the private bridge."""
-    return f"10.213.7.{FIRST_HOST_OCTET + index - 1}"
+    return f"10.213.{SUBNET_OCTET}.{FIRST_HOST_OCTET + index - 1}"
 
 
 def run(
