@@ -11,8 +11,11 @@ from service.api.health import install_health_checks
 from service.api.openapi import API_PREFIX, build_openapi
 from service.api.v1 import create_v1_app
 from service.config import Settings
-from service.keys import DATABASE, OPENAPI, SETTINGS
+from service.keys import DATABASE, ENGINE, HUB, OPENAPI, SETTINGS
 from service.storage.db import database
+from service.tasks.engine import TaskEngine
+from service.ws.hub import Hub
+from service.ws.publisher import HubPublisher
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -24,6 +27,21 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The WebSocket hub and the task engine (workers recover and start here)."""
+    hub = Hub()
+    engine = TaskEngine(app[SETTINGS], HubPublisher(hub))
+    app[HUB] = hub
+    app[ENGINE] = engine
+    await engine.start()
+    yield
+    await engine.stop()
+
+
+async def close_websockets(app: web.Application) -> None:
+    await app[HUB].close_all()
+
+
 def create_app(settings: Settings) -> web.Application:
     toolchain.ensure_on_path()
     app = web.Application(
@@ -32,6 +50,8 @@ def create_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app.cleanup_ctx.append(database_ctx)
+    app.cleanup_ctx.append(engine_ctx)
+    app.on_shutdown.append(close_websockets)
     install_health_checks(app)
     v1 = create_v1_app()
     app[OPENAPI] = build_openapi(v1)

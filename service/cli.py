@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
@@ -9,13 +10,16 @@ from pathlib import Path
 from aiohttp import web
 
 from service import __version__
+from service.ansible import inventory
+from service.ansible.sshkeys import ensure_service_key
 from service.api.openapi import build_openapi, openapi_yaml
 from service.api.v1 import create_v1_app
 from service.app import create_app
 from service.config import Settings
 from service.domain import tokens
-from service.errors import APIError
+from service.errors import APIError, NotFound
 from service.logs import AccessLogger, configure_logging
+from service.models import Server
 from service.storage.db import database
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -133,6 +137,34 @@ def openapi(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def inventory_command(args: argparse.Namespace, settings: Settings) -> int:
+    """`export` writes the YAML inventory; `--list`/`--host` speak the inventory-script protocol."""
+    if args.action is None and (args.server, args.app, args.output) != (None, None, "-"):
+        print("error: --server, --app and --output go with export", file=sys.stderr)
+        return 2
+    ensure_service_key(settings)  # the inventory names its private key file
+
+    async def work() -> int:
+        if args.host is not None:
+            server = await Server.get_or_none(name=args.host)
+            if server is None:
+                raise NotFound(f"Server {args.host!r} does not exist.")
+            text = json.dumps(inventory.host_vars(server, settings)) + "\n"
+        elif args.list:
+            servers = await inventory.select_servers()
+            text = json.dumps(inventory.dynamic_inventory(servers, settings)) + "\n"
+        else:
+            servers = await inventory.select_servers(server_id=args.server, app_id=args.app)
+            text = inventory.render_inventory(servers, settings)
+        if args.output == "-":
+            sys.stdout.write(text)
+        else:
+            await asyncio.to_thread(Path(args.output).write_text, text)
+        return 0
+
+    return _with_database(settings, work)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pb-deployer", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -173,6 +205,26 @@ def _parser() -> argparse.ArgumentParser:
     spec = commands.add_parser("openapi", help="write the OpenAPI 3 document as YAML")
     spec.add_argument("--output", default="-", help="file path, or - for stdout (default)")
     spec.set_defaults(func=openapi)
+
+    inv = commands.add_parser(
+        "inventory",
+        parents=[db],
+        help="Ansible inventory of the servers: export YAML, or act as an inventory script",
+    )
+    mode = inv.add_mutually_exclusive_group(required=True)
+    mode.add_argument(
+        "action",
+        nargs="?",
+        choices=["export"],
+        help="write the YAML inventory for ansible-playbook",
+    )
+    mode.add_argument("--list", action="store_true", help="all servers as inventory-script JSON")
+    mode.add_argument("--host", metavar="NAME", help="one server's variables as JSON")
+    scope = inv.add_mutually_exclusive_group()
+    scope.add_argument("--server", type=int, metavar="ID", help="export only this server")
+    scope.add_argument("--app", type=int, metavar="ID", help="export only this app's server")
+    inv.add_argument("--output", default="-", help="file path, or - for stdout (default)")
+    inv.set_defaults(func=inventory_command)
     return parser
 
 
@@ -184,3 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except APIError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
+
+
+def inventory_script() -> int:
+    """`pb-deployer-inventory`: `pb-deployer inventory` as a file Ansible can run with --list."""
+    return main(["inventory", *sys.argv[1:]])

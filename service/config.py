@@ -17,11 +17,27 @@ class Settings:
     log_level: str = "INFO"
     max_json_body_bytes: int = 1024 * 1024
     min_free_disk_bytes: int = 256 * 1024 * 1024
+    workers: int = 4
+    run_timeout: int = 3600
+    retry_backoff: int = 5
 
     def __post_init__(self) -> None:
         if not self.database_url:
             sqlite_path = (self.data_dir / "pb-deployer.sqlite3").resolve()
             object.__setattr__(self, "database_url", f"sqlite://{sqlite_path}")
+
+    @property
+    def ssh_dir(self) -> Path:
+        """The service's own SSH key pair and known_hosts file."""
+        return self.data_dir / "ssh"
+
+    @property
+    def ssh_key_path(self) -> Path:
+        return self.ssh_dir / "id_ed25519"
+
+    @property
+    def known_hosts_path(self) -> Path:
+        return self.ssh_dir / "known_hosts"
 
     @property
     def artifacts_dir(self) -> Path:

@@ -7,6 +7,8 @@ from aiohttp import ChainMapProxy, web
 from tortoise.context import TortoiseContext
 
 from service.config import Settings
+from service.tasks.engine import TaskEngine
+from service.ws.hub import Hub
 
 HealthCheck = Callable[[ChainMapProxy], Awaitable[dict[str, Any]]]
 
@@ -20,3 +22,5 @@ TOKEN_ID = web.RequestKey("token_id", int)
 QUERY = web.RequestKey("query", dict)
 BODY = web.RequestKey("body", dict)
 OPENAPI = web.AppKey("openapi", dict)
+HUB = web.AppKey("hub", Hub)
+ENGINE = web.AppKey("engine", TaskEngine)

@@ -1,9 +1,8 @@
 """What every handler shares: operation metadata, inputs, paging and serialisation."""
 
 import math
-from datetime import datetime
-from datetime import datetime
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from aiohttp import web

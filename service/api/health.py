@@ -14,17 +14,14 @@ from service.api.auth import public
 from service.api.common import operation
 from service.api.schemas import HealthSchema
 from service.errors import ServiceUnavailable
-from service.keys import DATABASE, HEALTH_CHECKS, SETTINGS
+from service.keys import DATABASE, ENGINE, HEALTH_CHECKS, SETTINGS, HealthCheck
 
 
 async def check_database(app: ChainMapProxy) -> dict[str, Any]:
     started = time.perf_counter()
-    try:
-        await asyncio.wait_for(
-            app[DATABASE].connections.get("default").execute_query("SELECT 1"), timeout=5
-        )
-    except Exception as exc:  # any failure means "not reachable"; report its kind only
-        return {"ok": False, "error": type(exc).__name__}
+    await asyncio.wait_for(
+        app[DATABASE].connections.get("default").execute_query("SELECT 1"), timeout=5
+    )
     return {"ok": True, "latency_ms": round((time.perf_counter() - started) * 1000, 2)}
 
 
@@ -45,12 +42,34 @@ async def check_ansible(app: ChainMapProxy) -> dict[str, Any]:
     return {"ok": path is not None, "path": path, "version": toolchain.ansible_core_version()}
 
 
+async def check_workers(app: ChainMapProxy) -> dict[str, Any]:
+    engine = app[ENGINE]
+    expected = app[SETTINGS].workers + 1  # the workers plus the event flusher
+    alive = engine.workers_alive()
+    return {
+        "ok": alive == expected,
+        "alive": alive,
+        "expected": expected,
+        "running": len(engine.running),
+        "queued": await engine.queue_depth(),
+    }
+
+
+async def run_check(check: HealthCheck, app: ChainMapProxy) -> dict[str, Any]:
+    """A check that raises counts as failed; only the error's kind is reported."""
+    try:
+        return await check(app)
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+
+
 def install_health_checks(app: web.Application) -> None:
     """The base checks; later subsystems (workers, queue) add their own to the same map."""
     app[HEALTH_CHECKS] = {
         "database": check_database,
         "disk": check_disk,
         "ansible": check_ansible,
+        "workers": check_workers,
     }
 
 
@@ -65,7 +84,7 @@ def install_health_checks(app: web.Application) -> None:
 async def health(request: web.Request) -> web.Response:
     app = request.config_dict
     checks = request.config_dict[HEALTH_CHECKS]
-    results = await asyncio.gather(*(check(app) for check in checks.values()))
+    results = await asyncio.gather(*(run_check(check, app) for check in checks.values()))
     components = dict(zip(checks, results, strict=True))
     failing = sorted(name for name, result in components.items() if not result["ok"])
     if failing:

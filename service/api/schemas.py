@@ -9,7 +9,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from service import validators
-from service.models import AppStatus
+from service.models import AppStatus, TaskKind, TaskStatus
 
 MAX_NOTES = 10_000
 MAX_PER_PAGE = 100
@@ -119,6 +119,14 @@ class ServerSchema(TimestampedSchema):
     )
     setup_complete = fields.Boolean(dump_only=True)
     security_locked = fields.Boolean(dump_only=True)
+    last_connection_ok = fields.Boolean(dump_only=True, allow_none=True)
+    last_connection_at = fields.DateTime(dump_only=True, allow_none=True)
+    last_connection_error = fields.String(dump_only=True, allow_none=True)
+    facts = fields.Dict(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "What the last connection test found (distribution, Python)."},
+    )
 
 
 class AppSchema(TimestampedSchema):
@@ -152,6 +160,163 @@ class VersionSchema(TimestampedSchema):
         dump_only=True,
         allow_none=True,
         metadata={"description": "Stored zip file name, once uploaded."},
+    )
+
+
+class TaskSchema(TimestampedSchema):
+    kind = fields.Enum(TaskKind, by_value=True, dump_only=True)
+    status = fields.Enum(TaskStatus, by_value=True, dump_only=True)
+    server_id = fields.Integer(dump_only=True, allow_none=True)
+    app_id = fields.Integer(dump_only=True, allow_none=True)
+    deployment_id = fields.Integer(dump_only=True, allow_none=True)
+    retry_of_id = fields.Integer(dump_only=True, allow_none=True)
+    params = fields.Dict(dump_only=True)
+    limit_hosts = fields.List(fields.String(), dump_only=True, allow_none=True)
+    attempts = fields.Integer(dump_only=True)
+    max_attempts = fields.Integer(dump_only=True)
+    cancel_requested = fields.Boolean(dump_only=True)
+    progress = fields.Dict(
+        dump_only=True,
+        metadata={
+            "example": {
+                "tasks_started": 3,
+                "total_tasks": None,
+                "current_task": "Gather minimal facts",
+                "hosts": {
+                    "web-1": {"ok": 2, "changed": 0, "failed": 0, "skipped": 0, "unreachable": 0}
+                },
+            }
+        },
+    )
+    result = fields.Dict(dump_only=True, allow_none=True)
+    error = fields.String(dump_only=True, allow_none=True)
+    last_seq = fields.Integer(
+        dump_only=True, metadata={"description": "Sequence number of the last stored event."}
+    )
+    not_before = fields.DateTime(dump_only=True, allow_none=True)
+    started_at = fields.DateTime(dump_only=True, allow_none=True)
+    finished_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class TaskAcceptedSchema(Schema):
+    task = fields.Nested(TaskSchema, required=True)
+    links = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(),
+        required=True,
+        metadata={
+            "example": {
+                "self": "/api/v1/tasks/7",
+                "events": "/api/v1/tasks/7/events",
+                "websocket": "/api/v1/ws",
+            }
+        },
+    )
+
+
+class TaskEventSchema(Schema):
+    seq = fields.Integer(required=True)
+    event = fields.Dict(
+        required=True,
+        metadata={
+            "example": {
+                "event": "runner_on_ok",
+                "host": "web-1",
+                "task": "Check the connection and the Python interpreter",
+                "task_action": "ansible.builtin.ping",
+                "changed": False,
+                "result": {"changed": False},
+            }
+        },
+    )
+
+
+class TaskEventPageSchema(Schema):
+    items = fields.List(fields.Nested(TaskEventSchema), required=True)
+    last_seq = fields.Integer(required=True)
+    finished = fields.Boolean(required=True)
+
+
+class TaskEventQuerySchema(Schema):
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+
+
+class TaskRetrySchema(Schema):
+    failed_hosts_only = StrictBoolean(
+        load_default=False, metadata={"description": "Limit the new run to the hosts that failed."}
+    )
+
+
+PUBLIC_KEY_RE = (
+    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com)"
+    r" [A-Za-z0-9+/=]{16,8192}( [A-Za-z0-9@._ -]{0,128})?$"
+)
+PACKAGE_RE = r"^[a-z0-9][a-z0-9+.-]{0,99}$"
+
+
+class SetupSchema(Schema):
+    authorized_keys = fields.List(
+        fields.String(
+            validate=validate.Regexp(PUBLIC_KEY_RE, error="Not an OpenSSH public key line.")
+        ),
+        load_default=list,
+        validate=validate.Length(max=50),
+        metadata={
+            "description": "Extra public keys for the app user (the service's key is always added)."
+        },
+    )
+    packages = fields.List(
+        fields.String(validate=validate.Regexp(PACKAGE_RE, error="Not a Debian package name.")),
+        load_default=list,
+        validate=validate.Length(max=200),
+        metadata={
+            "description": "Packages to install on top of the default set.",
+            "example": ["nginx"],
+        },
+    )
+
+
+class PortRuleSchema(Schema):
+    port = StrictInteger(required=True, validate=validate.Range(min=1, max=65535))
+    proto = fields.String(load_default="tcp", validate=validate.OneOf(["tcp", "udp"]))
+
+
+class LockdownSchema(Schema):
+    allowed_ports = fields.List(
+        fields.Nested(PortRuleSchema),
+        load_default=list,
+        validate=validate.Length(max=100),
+        metadata={
+            "description": "Ports to open besides SSH, 80 and 443.",
+            "example": [{"port": 8080}],
+        },
+    )
+
+
+class AuditReportSchema(Schema):
+    task_id = fields.Integer(required=True)
+    finished_at = fields.DateTime(allow_none=True)
+    report = fields.Dict(
+        required=True,
+        metadata={
+            "example": {
+                "score": 100.0,
+                "passed": 18,
+                "failed": 0,
+                "findings": [
+                    {
+                        "id": "ssh_permit_root_login",
+                        "title": "Root cannot log in over SSH",
+                        "control": "SSH-7412",
+                        "severity": "critical",
+                        "expected": "no",
+                        "actual": "no",
+                        "passed": True,
+                    }
+                ],
+            }
+        },
     )
 
 
@@ -191,6 +356,14 @@ class VersionListQuerySchema(PageQuerySchema):
     app_id = fields.Integer(validate=validate.Range(min=1))
 
 
+class TaskListQuerySchema(PageQuerySchema):
+    sort = sort_field(["id", "created", "status", "kind"], default="-id")
+    server_id = fields.Integer(validate=validate.Range(min=1))
+    app_id = fields.Integer(validate=validate.Range(min=1))
+    status = fields.Enum(TaskStatus, by_value=True)
+    kind = fields.Enum(TaskKind, by_value=True)
+
+
 class DeleteServerQuerySchema(Schema):
     cascade = fields.Boolean(
         load_default=False,
@@ -216,6 +389,7 @@ def page_schema(item: type[Schema]) -> type[Schema]:
 ServerPageSchema = page_schema(ServerSchema)
 AppPageSchema = page_schema(AppSchema)
 VersionPageSchema = page_schema(VersionSchema)
+TaskPageSchema = page_schema(TaskSchema)
 
 
 class ErrorDetailSchema(Schema):

@@ -15,6 +15,11 @@ class Server(TimestampedModel):
     manual_key_path = fields.CharField(max_length=1024, null=True)
     setup_complete = fields.BooleanField(default=False)
     security_locked = fields.BooleanField(default=False)
+    last_connection_ok = fields.BooleanField(null=True)
+    last_connection_at = fields.DatetimeField(null=True)
+    last_connection_error = fields.TextField(null=True)
+    facts = fields.JSONField(null=True)
+    """What the last connection test reported (distribution, Python, kernel, ...)."""
 
     class Meta:
         table = "servers"

@@ -63,6 +63,17 @@ class Task(TimestampedModel):
     progress = fields.JSONField(default=dict)
     result = fields.JSONField(null=True)
     error = fields.TextField(null=True)
+    limit_hosts = fields.JSONField(null=True)
+    """Inventory host names to limit the run to (a "retry failed hosts only" run)."""
+    retry_of = fields.ForeignKeyField(
+        "models.Task", related_name="retries", null=True, on_delete=fields.SET_NULL
+    )
+    not_before = fields.DatetimeField(null=True)
+    """Backoff: a queued task is not started before this time."""
+    pid = fields.IntField(null=True)
+    """ansible-playbook's pid while running, to kill a run orphaned by a service crash."""
+    last_seq = fields.IntField(default=0)
+    """Sequence number of the task's last stored event (continues across attempts)."""
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
 

@@ -99,4 +99,6 @@ async def test_list_items_are_serialised_like_single_records(api, app_record):
     listed = await api.get(APPS)
     assert listed.body["items"] == [(await api.get(f"{APPS}/{app_record['id']}")).body]
     servers = await api.get("/api/v1/servers")
-    assert servers.body["items"] == [(await api.get(f"/api/v1/servers/{app_record['server_id']}")).body]
+    assert servers.body["items"] == [
+        (await api.get(f"/api/v1/servers/{app_record['server_id']}")).body
+    ]

@@ -29,4 +29,4 @@ async def test_missing_ansible_and_dead_database_are_named(api, client, monkeypa
     await client.app[health.DATABASE].close_connections()
     reply = await api.get("/api/v1/health")
     assert reply.status == 503
-    assert set(reply.body["error"]["details"]["failing"]) >= {"ansible"}
+    assert set(reply.body["error"]["details"]["failing"]) >= {"ansible", "database"}

@@ -1,0 +1,148 @@
+"""The only module that talks to ansible-runner.
+
+One call, `run_playbook`, runs one playbook in ansible-runner's thread and bridges it to
+asyncio: each event is handed to the event loop thread-safely (`on_event` runs on the loop),
+cancel is polled every 0.1 s and kills the whole process tree, and the result is awaited
+without tying up an executor thread. Every run gets a fresh private data dir (ansible-runner
+keeps a reused dir's first envvars/extravars) that is deleted afterwards: the events live in
+the database, and no key material is ever written there (keys are referenced by path).
+"""
+
+import asyncio
+import logging
+import shutil
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from service.ansible import processes
+
+log = logging.getLogger(__name__)
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+PLAYBOOKS_DIR = PROJECT_DIR / "playbooks"
+ANSIBLE_CONFIG = PROJECT_DIR / "ansible.cfg"
+
+PLAYBOOKS = frozenset(path.name for path in PLAYBOOKS_DIR.glob("*.yml"))
+"""The only playbooks the service will run: the files shipped in playbooks/."""
+
+
+@dataclass(frozen=True)
+class PlaybookSpec:
+    playbook: str
+    inventory: str
+    extravars: Mapping[str, Any] = field(default_factory=dict)
+    limit: str | None = None
+    timeout: int | None = None
+    envvars: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    status: str
+    """ansible-runner's final status: successful, failed, canceled or timeout."""
+    rc: int | None
+    stats: dict[str, dict[str, int]] = field(default_factory=dict)
+    """playbook_on_stats per counter: {"ok": {host: n}, "failures": {...}, "dark": {...}}."""
+    custom_stats: dict[str, Any] = field(default_factory=dict)
+    """set_stats data (artifact_data of playbook_on_stats)."""
+
+    def hosts_with(self, *counters: str) -> list[str]:
+        return sorted({host for name in counters for host in self.stats.get(name, {})})
+
+
+class RunControl:
+    """Shared between the loop and the runner thread: the cancel flag and the playbook pid."""
+
+    def __init__(self) -> None:
+        self.cancel_requested = threading.Event()
+        self.pid: int | None = None
+        self.killed: list[int] = []
+
+    def cancel(self) -> None:
+        self.cancel_requested.set()
+
+    def poll_cancel(self) -> bool:
+        """ansible-runner's cancel_callback: on cancel, kill the tree before it kills the group."""
+        if not self.cancel_requested.is_set():
+            return False
+        if self.pid is not None:
+            self.killed = processes.kill_tree(self.pid)
+        return True
+
+
+def _write_inventory(run_dir: Path, inventory: str) -> Path:
+    path = run_dir / "inventory" / "hosts.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(inventory)
+    return path
+
+
+async def run_playbook(
+    spec: PlaybookSpec,
+    run_dir: Path,
+    on_event: Callable[[dict[str, Any]], None],
+    control: RunControl | None = None,
+) -> RunResult:
+    """Run `spec` with `run_dir` as ansible-runner's private data dir; remove it afterwards."""
+    if spec.playbook not in PLAYBOOKS:
+        raise ValueError(f"unknown playbook {spec.playbook!r}")
+    control = control or RunControl()
+    loop = asyncio.get_running_loop()
+    finished: asyncio.Future[None] = loop.create_future()
+    result = RunResult(status="failed", rc=None)
+
+    def event_handler(event: dict[str, Any]) -> bool:
+        if control.pid is None and event.get("pid"):
+            control.pid = int(event["pid"])
+        if event.get("event") == "playbook_on_stats":
+            data = event.get("event_data", {})
+            result.stats = {
+                name: data.get(name) or {}
+                for name in ("ok", "changed", "failures", "dark", "skipped", "rescued", "ignored")
+            }
+            result.custom_stats = data.get("artifact_data") or {}
+        loop.call_soon_threadsafe(on_event, event)
+        return False  # stored by the service, not as job_events files
+
+    inventory_path = _write_inventory(run_dir, spec.inventory)
+    envvars = {"ANSIBLE_CONFIG": str(ANSIBLE_CONFIG), **spec.envvars}
+    try:
+        thread, runner = ansible_runner.run_async(
+            private_data_dir=str(run_dir),
+            project_dir=str(PROJECT_DIR),
+            playbook=str(PLAYBOOKS_DIR / spec.playbook),
+            inventory=str(inventory_path),
+            extravars=dict(spec.extravars),
+            envvars=envvars,
+            limit=spec.limit,
+            timeout=spec.timeout,
+            quiet=True,
+            suppress_env_files=True,
+            settings={"pexpect_timeout": 0.1, "suppress_ansible_output": True},
+            event_handler=event_handler,
+            cancel_callback=control.poll_cancel,
+        )
+
+        def wait_for_runner() -> None:
+            thread.join()
+            loop.call_soon_threadsafe(finished.set_result, None)
+
+        threading.Thread(target=wait_for_runner, name="runner-wait", daemon=True).start()
+        try:
+            await asyncio.shield(finished)
+        except asyncio.CancelledError:
+            # The service is shutting down: stop the run rather than orphan it.
+            control.cancel()
+            await finished
+            raise
+        result.status, result.rc = runner.status, runner.rc
+    finally:
+        if control.pid is not None and processes.alive(control.pid):
+            processes.kill_tree(control.pid)
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return result

@@ -1,0 +1,1 @@
+"""Background work: a persistent queue of playbook runs, their events and progress."""

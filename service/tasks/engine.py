@@ -1,0 +1,326 @@
+"""The task engine: a persistent queue in the database, worked by N asyncio workers.
+
+- A task waits (`queued`) until a worker is free and no other task runs on its server.
+- Running a task = rendering the server's inventory, running the kind's playbook through
+  `service.ansible.runner`, publishing every event live and storing it in batches.
+- Unreachable hosts are retried with exponential backoff up to the task's `max_attempts`.
+- Cancel kills the run's whole process tree; a task found `running` at start-up was
+  orphaned by a crash: its leftover processes are killed and it is marked `interrupted`.
+"""
+
+import asyncio
+import logging
+import shutil
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Protocol
+
+from service.ansible import processes
+from service.ansible.inventory import render_inventory
+from service.ansible.runner import PlaybookSpec, RunControl, RunResult, run_playbook
+from service.ansible.sshkeys import ensure_service_key
+from service.config import Settings
+from service.errors import Conflict
+from service.models import Server, Task, TaskKind, TaskStatus
+from service.models.tasks import FINISHED_STATUSES
+from service.tasks.events import EventLog, Progress, trim_event
+from service.tasks.kinds import KINDS
+
+log = logging.getLogger(__name__)
+
+RUNNER_STATUSES = {
+    "successful": TaskStatus.SUCCESSFUL,
+    "canceled": TaskStatus.CANCELLED,
+    "timeout": TaskStatus.TIMEOUT,
+}
+FLUSH_INTERVAL = 0.25
+IDLE_POLL = 1.0
+
+
+class Publisher(Protocol):
+    """Where the engine reports what happens (the WebSocket hub, in the service)."""
+
+    def task_status(self, task: Task) -> None: ...
+    def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None: ...
+    def task_progress(self, task: Task, progress: dict[str, Any]) -> None: ...
+    def server_status(self, server: Server) -> None: ...
+
+
+@dataclass
+class Running:
+    """What the engine holds for a task while it runs."""
+
+    task: Task
+    control: RunControl
+    events: EventLog
+    progress: Progress
+    last_error: str | None = None
+    saved_pid: int | None = None
+    flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class TaskEngine:
+    def __init__(self, settings: Settings, publisher: Publisher) -> None:
+        self.settings = settings
+        self.publisher = publisher
+        self.running: dict[int, Running] = {}
+        self._busy_servers: set[int] = set()
+        self._wakeup = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+
+    # Life cycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.recover()
+        self._workers = [
+            asyncio.create_task(self._worker(), name=f"task-worker-{n}")
+            for n in range(self.settings.workers)
+        ]
+        self._workers.append(asyncio.create_task(self._flusher(), name="task-event-flusher"))
+
+    async def stop(self) -> None:
+        for worker in self._workers:
+            worker.cancel()
+        for worker in self._workers:
+            with suppress(asyncio.CancelledError):
+                await worker
+        self._workers = []
+
+    def workers_alive(self) -> int:
+        return sum(1 for worker in self._workers if not worker.done())
+
+    async def recover(self) -> None:
+        """Mark tasks orphaned by a crash `interrupted` and kill what is left of their runs."""
+        for task in await Task.filter(status=TaskStatus.RUNNING):
+            if task.pid and "ansible-playbook" in processes.command_line(task.pid):
+                processes.kill_tree(task.pid)
+            task.status = TaskStatus.INTERRUPTED
+            task.error = "The service stopped while this task was running; retry it."
+            task.finished_at = datetime.now(UTC)
+            task.pid = None
+            await task.save()
+        shutil.rmtree(self.runs_dir, ignore_errors=True)
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.settings.artifacts_dir / "runs"
+
+    # Commands -----------------------------------------------------------------------------
+
+    async def submit(
+        self,
+        kind: TaskKind,
+        server: Server,
+        params: dict[str, Any] | None = None,
+        *,
+        limit_hosts: list[str] | None = None,
+        retry_of: Task | None = None,
+    ) -> Task:
+        task = await Task.create(
+            kind=kind,
+            server=server,
+            params=params or {},
+            max_attempts=KINDS[kind].max_attempts,
+            limit_hosts=limit_hosts,
+            retry_of=retry_of,
+        )
+        self.publisher.task_status(task)
+        self._wakeup.set()
+        return task
+
+    async def cancel(self, task: Task) -> Task:
+        if task.status in FINISHED_STATUSES:
+            raise Conflict(f"Task {task.id} has already finished ({task.status.value}).")
+        task.cancel_requested = True
+        running = self.running.get(task.id)
+        if running is not None:
+            running.control.cancel()
+            await Task.filter(id=task.id).update(cancel_requested=True)
+            return task
+        task.status = TaskStatus.CANCELLED
+        task.finished_at = datetime.now(UTC)
+        await task.save()
+        self.publisher.task_status(task)
+        return task
+
+    async def retry(self, task: Task, *, failed_hosts_only: bool) -> Task:
+        if task.status not in FINISHED_STATUSES or task.status == TaskStatus.SUCCESSFUL:
+            raise Conflict(
+                f"Only a finished, unsuccessful task can be retried (it is {task.status.value})."
+            )
+        limit = None
+        if failed_hosts_only:
+            result = task.result or {}
+            limit = sorted({*result.get("failed_hosts", []), *result.get("unreachable_hosts", [])})
+            if not limit:
+                raise Conflict(f"Task {task.id} has no failed hosts to retry.")
+        server = await Server.get(id=task.server_id)
+        return await self.submit(task.kind, server, task.params, limit_hosts=limit, retry_of=task)
+
+    async def queue_depth(self) -> int:
+        return await Task.filter(status=TaskStatus.QUEUED).count()
+
+    # Workers ------------------------------------------------------------------------------
+
+    async def _worker(self) -> None:
+        while True:
+            task = await self._claim()
+            if task is None:
+                self._wakeup.clear()
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), timeout=IDLE_POLL)
+                continue
+            try:
+                await self._execute(task)
+            finally:
+                self._busy_servers.discard(task.server_id)
+                self._wakeup.set()
+
+    async def _claim(self) -> Task | None:
+        """The oldest due task whose server is free, marked running (no await after the pick)."""
+        now = datetime.now(UTC)
+        candidates = await Task.filter(status=TaskStatus.QUEUED).order_by("id").limit(100)
+        for task in candidates:
+            due = task.not_before is None or task.not_before <= now
+            if due and task.server_id not in self._busy_servers and task.id not in self.running:
+                self._busy_servers.add(task.server_id)
+                fresh = await Task.get_or_none(id=task.id)
+                if fresh is None or fresh.status != TaskStatus.QUEUED:
+                    self._busy_servers.discard(task.server_id)
+                    continue
+                return fresh
+        return None
+
+    async def _execute(self, task: Task) -> None:
+        spec = KINDS[task.kind]
+        running = Running(task, RunControl(), EventLog(task.id, task.last_seq + 1), Progress())
+        if task.cancel_requested:
+            running.control.cancel()
+        self.running[task.id] = running
+        task.status = TaskStatus.RUNNING
+        task.attempts += 1
+        task.started_at = task.started_at or datetime.now(UTC)
+        task.not_before = None
+        await task.save()
+        self.publisher.task_status(task)
+        server: Server | None = None
+        try:
+            server = await Server.get(id=task.server_id)
+            playbook = PlaybookSpec(
+                playbook=spec.playbook,
+                inventory=render_inventory([server], self.settings),
+                extravars=spec.prepare(
+                    task, server, self.settings, ensure_service_key(self.settings)
+                ),
+                limit=",".join(task.limit_hosts) if task.limit_hosts else None,
+                timeout=self.settings.run_timeout,
+                envvars=self._envvars(server),
+            )
+            run_dir = self.runs_dir / f"task-{task.id}-attempt-{task.attempts}"
+            result = await run_playbook(
+                playbook, run_dir, lambda raw: self._on_event(running, raw), running.control
+            )
+        except asyncio.CancelledError:
+            await asyncio.shield(self._finish_interrupted(running))
+            raise
+        except Exception as exc:
+            log.exception("task %s could not run", task.id)
+            result = RunResult(status="failed", rc=None)
+            running.last_error = f"The run could not start: {exc}"
+        await self._finish(running, server, result)
+
+    def _envvars(self, server: Server) -> dict[str, str]:
+        return {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.settings.ssh_dir / "cp")}
+
+    def _on_event(self, running: Running, raw: dict[str, Any]) -> None:
+        """Called on the loop for each runner event: number, publish, track progress."""
+        event = trim_event(raw)
+        if running.control.pid and running.task.pid != running.control.pid:
+            running.task.pid = running.control.pid
+        seq = running.events.append(event)
+        self.publisher.task_event(running.task, seq, event)
+        if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
+            message = (event.get("result") or {}).get("msg") or event.get("stdout") or "failed"
+            running.last_error = f"{event.get('host')}: {event.get('task')}: {message}"
+        if running.progress.update(event):
+            self.publisher.task_progress(running.task, running.progress.as_dict())
+
+    async def _flush(self, running: Running) -> None:
+        async with running.flushing:
+            await running.events.flush()
+            task = running.task
+            updates: dict[str, Any] = {
+                "last_seq": running.events.next_seq - 1,
+                "progress": running.progress.as_dict(),
+            }
+            if task.pid != running.saved_pid:
+                updates["pid"] = running.saved_pid = task.pid
+            await Task.filter(id=task.id).update(**updates)
+
+    async def _flusher(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL)
+            for running in list(self.running.values()):
+                try:
+                    await self._flush(running)
+                except Exception:
+                    log.exception("could not store events of task %s", running.task.id)
+
+    async def _finish(self, running: Running, server: Server | None, result: RunResult) -> None:
+        task = running.task
+        await self._flush(running)
+        summary: dict[str, Any] = {
+            "runner_status": result.status,
+            "rc": result.rc,
+            "stats": result.stats,
+            "failed_hosts": result.hosts_with("failures"),
+            "unreachable_hosts": result.hosts_with("dark"),
+        }
+        status = RUNNER_STATUSES.get(result.status, TaskStatus.FAILED)
+        if running.control.cancel_requested.is_set():
+            status = TaskStatus.CANCELLED
+        error = None if status == TaskStatus.SUCCESSFUL else running.last_error
+        if status == TaskStatus.CANCELLED:
+            error = "Cancelled on request."
+        elif status == TaskStatus.TIMEOUT:
+            error = f"The run exceeded {self.settings.run_timeout} s."
+        retry = (
+            status == TaskStatus.FAILED
+            and summary["unreachable_hosts"]
+            and not summary["failed_hosts"]
+            and task.attempts < task.max_attempts
+        )
+        task.error = error
+        finish = KINDS[task.kind].finish
+        if server is not None and finish is not None and not retry:
+            await finish(task, server, result, summary)
+            self.publisher.server_status(server)
+        task.result = summary
+        task.pid = None
+        task.progress = running.progress.as_dict()
+        task.last_seq = running.events.next_seq - 1
+        if retry:
+            delay = self.settings.retry_backoff * 2 ** (task.attempts - 1)
+            task.status = TaskStatus.QUEUED
+            task.not_before = datetime.now(UTC) + timedelta(seconds=delay)
+        else:
+            task.status = status
+            task.finished_at = datetime.now(UTC)
+        await task.save()
+        self.running.pop(task.id, None)
+        self.publisher.task_status(task)
+
+    async def _finish_interrupted(self, running: Running) -> None:
+        task = running.task
+        with suppress(Exception):
+            await running.events.flush()
+        task.status = TaskStatus.INTERRUPTED
+        task.error = "The service shut down during the run; retry it."
+        task.finished_at = datetime.now(UTC)
+        task.pid = None
+        task.last_seq = running.events.next_seq - 1
+        await task.save()
+        self.running.pop(task.id, None)
+        self.publisher.task_status(task)

@@ -1,0 +1,128 @@
+"""What each kind of task runs: its playbook, its variables and what its result changes.
+
+A kind's `prepare` turns a task into extravars (validated values only; the playbooks treat
+them as data), and its `finish` records the real outcome on the server (connection facts,
+`setup_complete`, `security_locked`, an audit report).
+"""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from service.ansible.runner import RunResult
+from service.config import Settings
+from service.models import Server, Task, TaskKind
+
+Prepare = Callable[[Task, Server, Settings, str], dict[str, Any]]
+Finish = Callable[[Task, Server, RunResult, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    playbook: str
+    prepare: Prepare
+    finish: Finish | None = None
+    max_attempts: int = 3
+    """Attempts when hosts are unreachable (a failed task is never retried on its own)."""
+
+
+def host_report(result: RunResult, key: str, server: Server) -> Any:
+    """This server's entry of a playbook's set_stats report (keyed by inventory name)."""
+    return (result.custom_stats.get(key) or {}).get(server.name)
+
+
+def no_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict[str, Any]:
+    return {}
+
+
+async def finish_connection_test(
+    task: Task, server: Server, result: RunResult, summary: dict[str, Any]
+) -> None:
+    server.last_connection_ok = result.status == "successful"
+    server.last_connection_at = datetime.now(UTC)
+    server.last_connection_error = None if server.last_connection_ok else task.error
+    facts = host_report(result, "ping", server)
+    if facts:
+        server.facts = facts
+    await server.save(
+        update_fields=["last_connection_ok", "last_connection_at", "last_connection_error", "facts"]
+    )
+
+
+def setup_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict[str, Any]:
+    """The app user gets the service's key (so it can connect after lockdown) plus any extra."""
+    part = task.params.get("part", "all")
+    return {
+        "app_user_name": server.app_username,
+        "app_user_authorized_keys": [public_key, *task.params.get("authorized_keys", [])],
+        "app_user_enabled": part in ("all", "user"),
+        "packages_enabled": part in ("all", "packages"),
+        **({"packages_extra": task.params["packages"]} if task.params.get("packages") else {}),
+    }
+
+
+async def finish_setup(
+    task: Task, server: Server, result: RunResult, summary: dict[str, Any]
+) -> None:
+    if result.status == "successful" and task.params.get("part", "all") in ("all", "user"):
+        server.setup_complete = True
+        await server.save(update_fields=["setup_complete"])
+
+
+def lockdown_vars(
+    task: Task, server: Server, settings: Settings, public_key: str
+) -> dict[str, Any]:
+    return {
+        "app_user_name": server.app_username,
+        "ssh_hardening_app_user": server.app_username,
+        "firewall_ssh_port": server.port,
+        "firewall_allowed_ports": task.params.get("allowed_ports", []),
+    }
+
+
+async def finish_lockdown(
+    task: Task, server: Server, result: RunResult, summary: dict[str, Any]
+) -> None:
+    if result.status == "successful":
+        server.security_locked = True
+        await server.save(update_fields=["security_locked"])
+
+
+def audit_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict[str, Any]:
+    return {"audit_ssh_port": server.port, "audit_expected_allow_users": [server.app_username]}
+
+
+async def finish_audit(
+    task: Task, server: Server, result: RunResult, summary: dict[str, Any]
+) -> None:
+    summary["report"] = host_report(result, "audit", server)
+
+
+def service_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict[str, Any]:
+    params = task.params
+    variables = {"app_service_name": params["service_name"], "app_service_action": params["action"]}
+    if "lines" in params:
+        variables["app_service_log_lines"] = params["lines"]
+    if params.get("since"):
+        variables["app_service_log_since"] = params["since"]
+    return variables
+
+
+async def finish_service(
+    task: Task, server: Server, result: RunResult, summary: dict[str, Any]
+) -> None:
+    summary["status"] = host_report(result, "service_status", server)
+    logs = host_report(result, "service_logs", server)
+    if logs is not None:
+        summary["logs"] = logs
+
+
+KINDS: dict[TaskKind, KindSpec] = {
+    TaskKind.CONNECTION_TEST: KindSpec("ping.yml", no_vars, finish_connection_test),
+    TaskKind.SETUP: KindSpec("setup.yml", setup_vars, finish_setup),
+    TaskKind.PACKAGES: KindSpec("setup.yml", setup_vars, finish_setup),
+    TaskKind.LOCKDOWN: KindSpec("lockdown.yml", lockdown_vars, finish_lockdown),
+    TaskKind.AUDIT: KindSpec("audit.yml", audit_vars, finish_audit),
+    TaskKind.SERVICE: KindSpec("service.yml", service_vars, finish_service, max_attempts=1),
+}

@@ -1,0 +1,1 @@
+"""Live updates: the WebSocket hub and its endpoint."""

@@ -1,0 +1,124 @@
+"""GET /api/v1/ws: subscribe to topics and receive typed JSON messages.
+
+Client → server: `{"type": "subscribe", "topic": "task:7", "after": 12}`,
+`{"type": "unsubscribe", "topic": "task:7"}`, `{"type": "ping"}`. Topics: `all`, `task:ID`,
+`server:ID`, `app:ID`, `deployment:ID`. With `after`, a task subscription first replays the
+stored events after that sequence number, then continues live: no gap, no duplicate.
+
+Authentication: the `Authorization: Bearer` header, or (for browsers, which cannot set it)
+a first message `{"type": "auth", "token": "..."}` within 10 seconds.
+"""
+
+import asyncio
+import json
+import re
+from contextlib import suppress
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from service.api.auth import public
+from service.domain import tokens
+from service.keys import ENGINE, HUB
+from service.tasks.events import stored_messages
+from service.ws.hub import Subscriber
+
+TOPIC_RE = re.compile(r"^(all|(task|server|app|deployment):[1-9][0-9]{0,8})$")
+AUTH_TIMEOUT = 10
+HEARTBEAT = 30
+MAX_MESSAGE = 64 * 1024
+
+
+async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> bool:
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and secret:
+        return await tokens.authenticate(secret.strip()) is not None
+    with suppress(TimeoutError, ValueError, TypeError):
+        first = await ws.receive_json(timeout=AUTH_TIMEOUT)
+        if (
+            isinstance(first, dict)
+            and first.get("type") == "auth"
+            and isinstance(first.get("token"), str)
+        ):
+            return await tokens.authenticate(first["token"]) is not None
+    return False
+
+
+async def _subscribe(request: web.Request, subscriber: Subscriber, message: dict[str, Any]) -> None:
+    topic, after = message.get("topic"), message.get("after")
+    if not isinstance(topic, str) or not TOPIC_RE.match(topic):
+        subscriber.send(
+            {"type": "error", "code": "invalid_topic", "message": f"Unknown topic {topic!r}."}
+        )
+        return
+    if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
+        subscriber.send(
+            {
+                "type": "error",
+                "code": "invalid_after",
+                "message": "`after` is a sequence number >= 0.",
+            }
+        )
+        return
+    subscriber.topics.add(topic)
+    subscriber.send({"type": "subscribed", "topic": topic})
+    if after is None or not topic.startswith("task:"):
+        return
+    task_id = int(topic.split(":", 1)[1])
+    engine = request.config_dict[ENGINE]
+    subscriber.begin_replay(topic)
+    running = engine.running.get(task_id)
+    pending = running.events.pending_messages() if running else []
+    stored = await stored_messages(task_id, after)
+    history = [(seq, json.dumps(body)) for seq, body in [*stored, *pending]]
+    last = subscriber.end_replay(topic, history, after)
+    subscriber.send({"type": "replayed", "topic": topic, "last_seq": last})
+
+
+@public
+async def websocket(request: web.Request) -> web.WebSocketResponse:
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    await ws.prepare(request)
+    if not await _authenticate(request, ws):
+        await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"unauthorized")
+        return ws
+    hub = request.config_dict[HUB]
+    subscriber = hub.add(ws)
+    sender = asyncio.create_task(subscriber.run_sender())
+    subscriber.send(
+        {"type": "hello", "topics": ["all", "task:ID", "server:ID", "app:ID", "deployment:ID"]}
+    )
+    try:
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            try:
+                message = json.loads(frame.data)
+            except ValueError:
+                message = None
+            kind = message.get("type") if isinstance(message, dict) else None
+            if kind == "subscribe":
+                await _subscribe(request, subscriber, message)
+            elif kind == "unsubscribe":
+                subscriber.topics.discard(message.get("topic"))
+                subscriber.send({"type": "unsubscribed", "topic": message.get("topic")})
+            elif kind == "ping":
+                subscriber.send({"type": "pong"})
+            else:
+                subscriber.send(
+                    {
+                        "type": "error",
+                        "code": "invalid_message",
+                        "message": "Send JSON objects of type subscribe, unsubscribe or ping.",
+                    }
+                )
+    finally:
+        hub.remove(subscriber)
+        sender.cancel()
+        with suppress(asyncio.CancelledError):
+            await sender
+    return ws
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get("/ws", websocket)

@@ -1,0 +1,114 @@
+"""Fan-out of live messages to WebSocket subscribers.
+
+Each message is serialised once and offered to every subscriber whose topics match. A
+subscriber has a bounded queue drained by its own sender task, so a slow or dead client is
+dropped (closed with 1008/"too slow") instead of holding up the others or growing memory.
+"""
+
+import asyncio
+import json
+import logging
+from collections.abc import Collection, Iterable
+from contextlib import suppress
+from typing import Any
+
+from aiohttp import WSCloseCode, web
+
+log = logging.getLogger(__name__)
+
+ALL = "all"
+DEFAULT_QUEUE_SIZE = 1000
+
+
+def task_topic(task_id: int) -> str:
+    return f"task:{task_id}"
+
+
+class Subscriber:
+    """One WebSocket client: its topics, its outgoing queue and replay buffers."""
+
+    def __init__(self, ws: web.WebSocketResponse, queue_size: int) -> None:
+        self.ws = ws
+        self.topics: set[str] = set()
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.dropped = False
+        self._replaying: dict[str, list[tuple[int, str]]] = {}
+
+    def wants(self, topics: Collection[str]) -> bool:
+        return ALL in self.topics or not self.topics.isdisjoint(topics)
+
+    def offer(self, text: str, topics: Collection[str], seq: int | None) -> None:
+        """Queue a message, or hold it back while its topic is being replayed."""
+        if seq is not None:
+            for topic in topics:
+                buffer = self._replaying.get(topic)
+                if buffer is not None:
+                    buffer.append((seq, text))
+                    return
+        self.send_text(text)
+
+    def send_text(self, text: str) -> None:
+        if self.dropped:
+            return
+        try:
+            self.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.dropped = True
+            log.warning("dropping a WebSocket client that does not keep up")
+            asyncio.get_running_loop().create_task(
+                self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
+            )
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.send_text(json.dumps(message))
+
+    def begin_replay(self, topic: str) -> None:
+        """From now on, hold live sequenced messages of `topic` until `end_replay`."""
+        self._replaying[topic] = []
+
+    def end_replay(self, topic: str, history: Iterable[tuple[int, str]], after: int) -> int:
+        """Send history then held messages in order, each seq once; go live. Synchronous."""
+        held = self._replaying.pop(topic, [])
+        last = after
+        for seq, text in sorted([*history, *held], key=lambda item: item[0]):
+            if seq > last:
+                self.send_text(text)
+                last = seq
+        return last
+
+    async def run_sender(self) -> None:
+        while True:
+            text = await self.queue.get()
+            if self.ws.closed:
+                return
+            await self.ws.send_str(text)
+
+
+class Hub:
+    def __init__(self, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
+        self.subscribers: set[Subscriber] = set()
+
+    def add(self, ws: web.WebSocketResponse) -> Subscriber:
+        subscriber = Subscriber(ws, self.queue_size)
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def remove(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    def publish(
+        self, topics: Collection[str], message: dict[str, Any], seq: int | None = None
+    ) -> None:
+        """Offer `message` to every subscriber of any of `topics` (serialised once)."""
+        text: str | None = None
+        for subscriber in list(self.subscribers):
+            if subscriber.wants(topics):
+                text = text or json.dumps(message)
+                subscriber.offer(text, topics, seq)
+
+    async def close_all(self) -> None:
+        for subscriber in list(self.subscribers):
+            with suppress(Exception):
+                await subscriber.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutdown")
+        self.subscribers.clear()

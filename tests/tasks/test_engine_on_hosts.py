@@ -1,0 +1,187 @@
+"""The engine against real target hosts: real SSH, real playbooks, real WebSocket clients."""
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from service.app import create_app
+from service.config import Settings
+from service.domain import tokens
+from tests.conftest import Api
+from tests.tasks.helpers import ansible_processes, create_server, start, wait_for_task
+
+pytestmark = pytest.mark.hosts
+
+
+@pytest.fixture
+async def api(aiohttp_client, tmp_path, running_hosts):
+    settings = Settings(data_dir=tmp_path / "data", retry_backoff=1, workers=3)
+    client = await aiohttp_client(create_app(settings))
+    return Api(client, (await tokens.issue_token("t")).secret)
+
+
+async def test_connection_test_succeeds_and_is_recorded(api, target_hosts):
+    host = target_hosts.hosts[0]
+    server = await create_server(api, host, target_hosts.private_key)
+    task = await start(api, f"/api/v1/servers/{server['id']}/test-connection")
+    assert task["status"] == "queued" and task["kind"] == "connection_test"
+    done = await wait_for_task(api, task["id"])
+    assert done["status"] == "successful", done
+    assert done["attempts"] == 1
+    assert done["result"]["rc"] == 0
+    assert done["progress"]["hosts"][host.name]["failed"] == 0
+    assert done["started_at"] and done["finished_at"]
+    record = (await api.get(f"/api/v1/servers/{server['id']}")).body
+    assert record["last_connection_ok"] is True
+    assert record["facts"]["distribution"] == "Debian"
+    assert record["facts"]["distribution_release"] == "bookworm"
+
+
+async def test_unreachable_host_is_retried_then_fails(api, target_hosts):
+    # An address on the hosts' bridge where no host runs: SSH fails fast ("no route").
+    server = await create_server(api, target_hosts.hosts[0], target_hosts.private_key, name="ghost")
+    await api.patch(f"/api/v1/servers/{server['id']}", json={"host": "10.213.7.250"})
+    task = await start(api, f"/api/v1/servers/{server['id']}/test-connection")
+    done = await wait_for_task(api, task["id"], timeout=240)
+    assert done["status"] == "failed"
+    assert done["attempts"] == done["max_attempts"] == 3
+    assert done["result"]["unreachable_hosts"] == ["ghost"]
+    assert "ghost" in done["error"]
+    record = (await api.get(f"/api/v1/servers/{server['id']}")).body
+    assert record["last_connection_ok"] is False
+    assert record["last_connection_error"]
+
+
+async def test_events_stream_in_order_over_a_websocket(api, target_hosts):
+    host = target_hosts.hosts[1]
+    server = await create_server(api, host, target_hosts.private_key)
+    async with api.client.ws_connect("/api/v1/ws", headers=api.headers) as ws:
+        assert (await ws.receive_json())["type"] == "hello"
+        await ws.send_json({"type": "subscribe", "topic": f"server:{server['id']}"})
+        assert (await ws.receive_json()) == {
+            "type": "subscribed",
+            "topic": f"server:{server['id']}",
+        }
+        task = await start(api, f"/api/v1/servers/{server['id']}/test-connection")
+        events, statuses, progress = [], [], []
+        async with asyncio.timeout(120):
+            while not statuses or statuses[-1] not in ("successful", "failed"):
+                message = await ws.receive_json()
+                if message["type"] == "task.event":
+                    assert message["task_id"] == task["id"]
+                    events.append(message)
+                elif message["type"] == "task.status":
+                    statuses.append(message["task"]["status"])
+                elif message["type"] == "task.progress":
+                    progress.append(message["progress"])
+    assert statuses[0] == "queued" and statuses[1] == "running" and statuses[-1] == "successful"
+    seqs = [message["seq"] for message in events]
+    assert seqs == list(range(1, len(seqs) + 1))
+    kinds = [message["event"]["event"] for message in events]
+    assert kinds[0] == "playbook_on_start" and kinds[-1] == "playbook_on_stats"
+    assert "runner_on_ok" in kinds
+    ok = next(m["event"] for m in events if m["event"]["event"] == "runner_on_ok")
+    assert ok["host"] == host.name and ok["task"]
+    assert progress[-1]["hosts"][host.name]["ok"] >= 3
+    stored = await api.get(f"/api/v1/tasks/{task['id']}/events")
+    assert [item["seq"] for item in stored.body["items"]] == seqs
+    assert stored.body["finished"] is True
+    assert [item["event"] for item in stored.body["items"]] == [m["event"] for m in events]
+
+
+async def test_replay_after_a_sequence_number_then_live(api, target_hosts):
+    host = target_hosts.hosts[2]
+    server = await create_server(api, host, target_hosts.private_key)
+    first = await start(api, f"/api/v1/servers/{server['id']}/test-connection")
+    done = await wait_for_task(api, first["id"])
+    total = done["last_seq"]
+    assert total > 5
+    async with api.client.ws_connect("/api/v1/ws", headers=api.headers) as ws:
+        await ws.receive_json()
+        await ws.send_json({"type": "subscribe", "topic": f"task:{first['id']}", "after": 3})
+        messages = []
+        while True:
+            message = await ws.receive_json(timeout=10)
+            messages.append(message)
+            if message["type"] == "replayed":
+                break
+    replayed = [m["seq"] for m in messages if m["type"] == "task.event"]
+    assert replayed == list(range(4, total + 1))
+    assert messages[-1]["last_seq"] == total
+
+    # Subscribing in the middle of a live run: stored + live events, no gap, no duplicate.
+    second = await start(api, f"/api/v1/servers/{server['id']}/test-connection")
+    await wait_for_task(api, second["id"], statuses={"running"})
+    await asyncio.sleep(1.0)
+    async with api.client.ws_connect("/api/v1/ws", headers=api.headers) as ws:
+        await ws.receive_json()
+        await ws.send_json({"type": "subscribe", "topic": f"task:{second['id']}", "after": 0})
+        seqs, finished = [], False
+        async with asyncio.timeout(120):
+            while not finished:
+                message = await ws.receive_json()
+                if message["type"] == "task.event":
+                    seqs.append(message["seq"])
+                elif message["type"] == "task.status":
+                    finished = message["task"]["status"] == "successful"
+    assert seqs == list(range(1, len(seqs) + 1))
+    assert seqs[-1] == (await api.get(f"/api/v1/tasks/{second['id']}")).body["last_seq"]
+
+
+async def test_cancel_mid_run_kills_every_ansible_process(api, target_hosts):
+    host = target_hosts.hosts[0]
+    server = await create_server(api, host, target_hosts.private_key, name="cancel-me")
+    task = await start(api, f"/api/v1/servers/{server['id']}/setup/packages")
+    async with asyncio.timeout(120):
+        while True:
+            events = (await api.get(f"/api/v1/tasks/{task['id']}/events")).body["items"]
+            if any(e["event"]["event"] == "runner_on_start" for e in events):
+                break
+            await asyncio.sleep(0.1)
+    assert ansible_processes(), "the run should be under way"
+    started = time.monotonic()
+    reply = await api.post(f"/api/v1/tasks/{task['id']}/cancel")
+    assert reply.status == 202
+    done = await wait_for_task(api, task["id"], timeout=10)
+    elapsed = time.monotonic() - started
+    assert done["status"] == "cancelled"
+    assert elapsed < 2.0, elapsed
+    assert ansible_processes() == []
+    again = await api.post(f"/api/v1/tasks/{task['id']}/cancel")
+    assert again.status == 409
+
+
+async def test_retry_failed_hosts_only(api, target_hosts):
+    host = target_hosts.hosts[1]
+    server = await create_server(api, host, target_hosts.private_key, name="retry-me")
+    await api.patch(f"/api/v1/servers/{server['id']}", json={"host": "10.213.7.251"})
+    task = await start(api, f"/api/v1/servers/{server['id']}/test-connection")
+    failed = await wait_for_task(api, task["id"], timeout=240)
+    assert failed["status"] == "failed"
+    await api.patch(f"/api/v1/servers/{server['id']}", json={"host": host.ip})
+    reply = await api.post(f"/api/v1/tasks/{task['id']}/retry", json={"failed_hosts_only": True})
+    assert reply.status == 202, reply.body
+    retried = reply.body["task"]
+    assert retried["retry_of_id"] == task["id"]
+    assert retried["limit_hosts"] == ["retry-me"]
+    done = await wait_for_task(api, retried["id"])
+    assert done["status"] == "successful", done
+    conflict = await api.post(f"/api/v1/tasks/{retried['id']}/retry", json={})
+    assert conflict.status == 409
+
+
+async def test_one_task_at_a_time_per_server(api, target_hosts):
+    server = await create_server(
+        api, target_hosts.hosts[2], target_hosts.private_key, name="serial"
+    )
+    first = await start(api, f"/api/v1/servers/{server['id']}/test-connection")
+    second = await start(api, f"/api/v1/servers/{server['id']}/test-connection")
+    first_done = await wait_for_task(api, first["id"])
+    second_done = await wait_for_task(api, second["id"])
+    assert first_done["status"] == second_done["status"] == "successful"
+    assert second_done["started_at"] >= first_done["finished_at"]
+    listed = await api.get("/api/v1/tasks", params={"server_id": server["id"]})
+    assert [t["id"] for t in listed.body["items"]] == [second["id"], first["id"]]
+    assert json.dumps(listed.body)  # serialisable as returned
