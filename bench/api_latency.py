@@ -17,9 +17,10 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from bench.common import free_port, percentile, running_service, summary
+from bench.common import percentile, summary
 from service.models import Server
 from service.storage.db import database
+from tests.service_process import free_port, running_service
 
 
 async def seed(data_dir: Path, count: int) -> None:
@@ -112,9 +113,9 @@ async def main() -> None:
         started = time.perf_counter()
         await seed(data_dir, args.servers)
         print(f"seeded {args.servers} servers in {time.perf_counter() - started:.1f}s")
-        async with running_service(data_dir) as (base, token):
-            headers = {"Authorization": f"Bearer {token}"}
-            url = f"{base}/api/v1/servers"
+        async with running_service(data_dir, extra_env={"PBD_LOG_LEVEL": "WARNING"}) as service:
+            headers = {"Authorization": f"Bearer {service.token}"}
+            url = f"{service.base_url}/api/v1/servers"
             await load(url, headers, pages, 500, args.clients)  # warm-up
             started = time.perf_counter()
             samples = await load(url, headers, pages, args.requests, args.clients)

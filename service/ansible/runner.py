@@ -9,6 +9,7 @@ the database, and no key material is ever written there (keys are referenced by 
 """
 
 import asyncio
+import json
 import logging
 import shutil
 import threading
@@ -75,10 +76,22 @@ class RunControl:
         return True
 
 
-def _write_inventory(run_dir: Path, inventory: str) -> Path:
+RUNNER_SETTINGS = {"pexpect_timeout": 0.1, "suppress_ansible_output": True}
+"""Poll cancel every 0.1 s (default 5 s); no console copy of the output."""
+
+
+def _prepare_run_dir(run_dir: Path, inventory: str) -> Path:
+    """Write the inventory and env/settings; return the inventory's path.
+
+    The settings go in a file: ansible-runner 2.4 drops a `settings=` argument when the
+    private data dir has no env/settings file (its loader error resets them to {}).
+    """
     path = run_dir / "inventory" / "hosts.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(inventory)
+    env = run_dir / "env"
+    env.mkdir(exist_ok=True)
+    (env / "settings").write_text(json.dumps(RUNNER_SETTINGS))
     return path
 
 
@@ -109,7 +122,7 @@ async def run_playbook(
         loop.call_soon_threadsafe(on_event, event)
         return False  # stored by the service, not as job_events files
 
-    inventory_path = _write_inventory(run_dir, spec.inventory)
+    inventory_path = _prepare_run_dir(run_dir, spec.inventory)
     envvars = {"ANSIBLE_CONFIG": str(ANSIBLE_CONFIG), **spec.envvars}
     try:
         thread, runner = ansible_runner.run_async(
@@ -123,7 +136,6 @@ async def run_playbook(
             timeout=spec.timeout,
             quiet=True,
             suppress_env_files=True,
-            settings={"pexpect_timeout": 0.1, "suppress_ansible_output": True},
             event_handler=event_handler,
             cancel_callback=control.poll_cancel,
         )

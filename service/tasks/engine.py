@@ -131,18 +131,25 @@ class TaskEngine:
         return task
 
     async def cancel(self, task: Task) -> Task:
+        """Cancel a queued task at once, or a running one by killing its run.
+
+        The request is stored first; then a still-queued task is cancelled by a conditional
+        update, so a worker claiming it at the same moment either loses the race or sees
+        the stored request right after registering the run (see `_claim`).
+        """
         if task.status in FINISHED_STATUSES:
             raise Conflict(f"Task {task.id} has already finished ({task.status.value}).")
-        task.cancel_requested = True
+        await Task.filter(id=task.id).update(cancel_requested=True)
+        now = datetime.now(UTC)
+        cancelled = await Task.filter(id=task.id, status=TaskStatus.QUEUED).update(
+            status=TaskStatus.CANCELLED, finished_at=now, error="Cancelled on request."
+        )
         running = self.running.get(task.id)
         if running is not None:
             running.control.cancel()
-            await Task.filter(id=task.id).update(cancel_requested=True)
-            return task
-        task.status = TaskStatus.CANCELLED
-        task.finished_at = datetime.now(UTC)
-        await task.save()
-        self.publisher.task_status(task)
+        task = await Task.get(id=task.id)
+        if cancelled:
+            self.publisher.task_status(task)
         return task
 
     async def retry(self, task: Task, *, failed_hosts_only: bool) -> Task:
@@ -166,44 +173,49 @@ class TaskEngine:
 
     async def _worker(self) -> None:
         while True:
-            task = await self._claim()
-            if task is None:
+            running = await self._claim()
+            if running is None:
                 self._wakeup.clear()
                 with suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), timeout=IDLE_POLL)
                 continue
             try:
-                await self._execute(task)
+                await self._execute(running)
             finally:
-                self._busy_servers.discard(task.server_id)
+                self.running.pop(running.task.id, None)
+                self._busy_servers.discard(running.task.server_id)
                 self._wakeup.set()
 
-    async def _claim(self) -> Task | None:
-        """The oldest due task whose server is free, marked running (no await after the pick)."""
+    async def _claim(self) -> Running | None:
+        """The oldest due task whose server is free, atomically switched to running."""
         now = datetime.now(UTC)
         candidates = await Task.filter(status=TaskStatus.QUEUED).order_by("id").limit(100)
         for task in candidates:
             due = task.not_before is None or task.not_before <= now
-            if due and task.server_id not in self._busy_servers and task.id not in self.running:
-                self._busy_servers.add(task.server_id)
-                fresh = await Task.get_or_none(id=task.id)
-                if fresh is None or fresh.status != TaskStatus.QUEUED:
-                    self._busy_servers.discard(task.server_id)
-                    continue
-                return fresh
+            if not due or task.server_id in self._busy_servers or task.id in self.running:
+                continue
+            self._busy_servers.add(task.server_id)
+            claimed = await Task.filter(id=task.id, status=TaskStatus.QUEUED).update(
+                status=TaskStatus.RUNNING,
+                attempts=task.attempts + 1,
+                started_at=task.started_at or now,
+                not_before=None,
+            )
+            if not claimed:
+                self._busy_servers.discard(task.server_id)
+                continue
+            task = await Task.get(id=task.id)
+            running = Running(task, RunControl(), EventLog(task.id, task.last_seq + 1), Progress())
+            self.running[task.id] = running
+            # Registered before this read: a cancel after it finds the run in `self.running`.
+            if await Task.filter(id=task.id, cancel_requested=True).exists():
+                running.control.cancel()
+            return running
         return None
 
-    async def _execute(self, task: Task) -> None:
+    async def _execute(self, running: Running) -> None:
+        task = running.task
         spec = KINDS[task.kind]
-        running = Running(task, RunControl(), EventLog(task.id, task.last_seq + 1), Progress())
-        if task.cancel_requested:
-            running.control.cancel()
-        self.running[task.id] = running
-        task.status = TaskStatus.RUNNING
-        task.attempts += 1
-        task.started_at = task.started_at or datetime.now(UTC)
-        task.not_before = None
-        await task.save()
         self.publisher.task_status(task)
         server: Server | None = None
         try:
@@ -309,7 +321,6 @@ class TaskEngine:
             task.status = status
             task.finished_at = datetime.now(UTC)
         await task.save()
-        self.running.pop(task.id, None)
         self.publisher.task_status(task)
 
     async def _finish_interrupted(self, running: Running) -> None:
@@ -322,5 +333,4 @@ class TaskEngine:
         task.pid = None
         task.last_seq = running.events.next_seq - 1
         await task.save()
-        self.running.pop(task.id, None)
         self.publisher.task_status(task)

@@ -19,7 +19,7 @@ from tests.hosts.base import detect_mirror
 from tests.hosts.machine import cgroup_roots, mounted_overlays
 from tests.hosts.network import existing_netns
 from tests.hosts.proxy import PROXY_DIR
-from tests.hosts.system import CGROUP_DIR, REPO_ROOT, run
+from tests.hosts.system import CGROUP_DIR, PROXY_URL, REPO_ROOT, run
 
 pytestmark = pytest.mark.hosts
 
@@ -93,7 +93,7 @@ def test_apt_update_goes_through_the_proxy(
 ) -> None:
     host = running_hosts[0]
     config = ok(target_hosts, host, "apt-config", "dump")
-    assert 'Acquire::http::Proxy "http://10.213.7.1:3142";' in config
+    assert f'Acquire::http::Proxy "{PROXY_URL}";' in config
     assert 'Acquire::http::Pipeline-Depth "0";' in config
     ok(target_hosts, host, "apt-get", "update", timeout=240)
     # apt-cacher-ng logs each file it served, by client and remapped repository.
@@ -110,7 +110,7 @@ def test_hosts_reach_each_other_and_the_proxy_but_nothing_else(
         banner = ok(target_hosts, first, "timeout", "5", "bash", "-c", probe)
         assert banner == "SSH-2.0"
     proxy = ok(target_hosts, first, "curl", "-sS", "-m", "5", "-o", "/dev/null", "-w",
-               "%{http_code}", "http://10.213.7.1:3142/")  # fmt: skip
+               "%{http_code}", f"{PROXY_URL}/")  # fmt: skip
     assert proxy.isdigit()
     # The mirror answers the machine itself, never a target going around the proxy.
     outside = socket.gethostbyname(urlsplit(detect_mirror().main).hostname or "")

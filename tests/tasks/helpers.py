@@ -43,8 +43,12 @@ async def start(api, path: str) -> dict[str, Any]:
     return reply.body["task"]
 
 
-def ansible_processes() -> list[tuple[int, str]]:
-    """ansible-playbook processes (and their forks) on this machine."""
+def ansible_processes(data_dir) -> list[tuple[int, str]]:
+    """ansible-playbook processes (and their forks) of the service using `data_dir`.
+
+    Their command line names the run's inventory, which lies under the data dir; other
+    test runs or molecule on the same machine are not counted.
+    """
     from pathlib import Path
 
     found = []
@@ -55,6 +59,6 @@ def ansible_processes() -> list[tuple[int, str]]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if "ansible-playbook" in cmdline:
+        if "ansible-playbook" in cmdline and str(data_dir) in cmdline:
             found.append((int(entry.name), cmdline))
     return found

@@ -10,16 +10,24 @@ from service.app import create_app
 from service.config import Settings
 from service.domain import tokens
 from tests.conftest import Api
+from tests.hosts.system import SUBNET_OCTET
 from tests.tasks.helpers import ansible_processes, create_server, start, wait_for_task
 
 pytestmark = pytest.mark.hosts
+
+
+def unused_address(last_octet: int) -> str:
+    """An address on the hosts' bridge where no host runs: SSH fails fast ("no route")."""
+    return f"10.213.{SUBNET_OCTET}.{last_octet}"
 
 
 @pytest.fixture
 async def api(aiohttp_client, tmp_path, running_hosts):
     settings = Settings(data_dir=tmp_path / "data", retry_backoff=1, workers=3)
     client = await aiohttp_client(create_app(settings))
-    return Api(client, (await tokens.issue_token("t")).secret)
+    api = Api(client, (await tokens.issue_token("t")).secret)
+    api.data_dir = settings.data_dir
+    return api
 
 
 async def test_connection_test_succeeds_and_is_recorded(api, target_hosts):
@@ -40,9 +48,8 @@ async def test_connection_test_succeeds_and_is_recorded(api, target_hosts):
 
 
 async def test_unreachable_host_is_retried_then_fails(api, target_hosts):
-    # An address on the hosts' bridge where no host runs: SSH fails fast ("no route").
     server = await create_server(api, target_hosts.hosts[0], target_hosts.private_key, name="ghost")
-    await api.patch(f"/api/v1/servers/{server['id']}", json={"host": "10.213.7.250"})
+    await api.patch(f"/api/v1/servers/{server['id']}", json={"host": unused_address(250)})
     task = await start(api, f"/api/v1/servers/{server['id']}/test-connection")
     done = await wait_for_task(api, task["id"], timeout=240)
     assert done["status"] == "failed"
@@ -140,7 +147,7 @@ async def test_cancel_mid_run_kills_every_ansible_process(api, target_hosts):
             if any(e["event"]["event"] == "runner_on_start" for e in events):
                 break
             await asyncio.sleep(0.1)
-    assert ansible_processes(), "the run should be under way"
+    assert ansible_processes(api.data_dir), "the run should be under way"
     started = time.monotonic()
     reply = await api.post(f"/api/v1/tasks/{task['id']}/cancel")
     assert reply.status == 202
@@ -148,7 +155,7 @@ async def test_cancel_mid_run_kills_every_ansible_process(api, target_hosts):
     elapsed = time.monotonic() - started
     assert done["status"] == "cancelled"
     assert elapsed < 2.0, elapsed
-    assert ansible_processes() == []
+    assert ansible_processes(api.data_dir) == []
     again = await api.post(f"/api/v1/tasks/{task['id']}/cancel")
     assert again.status == 409
 
@@ -156,7 +163,7 @@ async def test_cancel_mid_run_kills_every_ansible_process(api, target_hosts):
 async def test_retry_failed_hosts_only(api, target_hosts):
     host = target_hosts.hosts[1]
     server = await create_server(api, host, target_hosts.private_key, name="retry-me")
-    await api.patch(f"/api/v1/servers/{server['id']}", json={"host": "10.213.7.251"})
+    await api.patch(f"/api/v1/servers/{server['id']}", json={"host": unused_address(251)})
     task = await start(api, f"/api/v1/servers/{server['id']}/test-connection")
     failed = await wait_for_task(api, task["id"], timeout=240)
     assert failed["status"] == "failed"

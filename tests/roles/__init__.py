@@ -1,0 +1,1 @@
+"""Molecule scenarios of the Ansible roles, run against real target hosts."""

@@ -1,0 +1,77 @@
+"""Running `pb-deployer serve` as a real process, for tests and benchmarks."""
+
+import asyncio
+import os
+import re
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+TOKEN_RE = re.compile(r"^\s+(pbd_\S+)$", re.MULTILINE)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class ServiceProcess:
+    process: asyncio.subprocess.Process
+    base_url: str
+    output: str
+
+    @property
+    def token(self) -> str | None:
+        match = TOKEN_RE.search(self.output)
+        return match.group(1) if match else None
+
+    async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        if self.process.returncode is None:
+            self.process.send_signal(sig)
+        async with asyncio.timeout(30):
+            return await self.process.wait()
+
+
+async def start_service(
+    data_dir: Path, port: int | None = None, *, extra_env: dict[str, str] | None = None
+) -> ServiceProcess:
+    """Start the service and wait until /health answers; stdout is kept for the token line."""
+    port = port or free_port()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", "serve", "--port", str(port), "--data-dir", str(data_dir),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={**os.environ, **(extra_env or {})},
+    )  # fmt: skip
+    output = ""
+    base = f"http://127.0.0.1:{port}"
+    async with asyncio.timeout(60):
+        while f"127.0.0.1:{port}" not in output:
+            line = await process.stdout.readline()
+            assert line, f"service exited early:\n{output}"
+            output += line.decode()
+        async with aiohttp.ClientSession() as session:
+            while True:
+                try:
+                    async with session.get(f"{base}/api/v1/health") as response:
+                        if response.status in (200, 503):
+                            break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+    return ServiceProcess(process, base, output)
+
+
+@asynccontextmanager
+async def running_service(data_dir: Path, **kwargs: object) -> AsyncIterator[ServiceProcess]:
+    service = await start_service(data_dir, **kwargs)  # type: ignore[arg-type]
+    try:
+        yield service
+    finally:
+        await service.stop()
