@@ -87,6 +87,12 @@ def _error_responses(errors: list[type[APIError]]) -> dict[str, Any]:
     return responses
 
 
+def _path_schema(key: str) -> dict[str, Any]:
+    if key == "id" or key.endswith("_id"):
+        return {"type": "integer", "minimum": 1}
+    return {"type": "string", "maxLength": 255}
+
+
 def _operation(handler: Any, path_keys: list[str]) -> dict[str, Any]:
     meta = handler.__apispec__
     is_public = getattr(handler, PUBLIC_ATTRIBUTE, False)
@@ -98,7 +104,7 @@ def _operation(handler: Any, path_keys: list[str]) -> dict[str, Any]:
     if meta.get("description"):
         operation["description"] = meta["description"]
     parameters: list[dict[str, Any]] = [
-        {"in": "path", "name": key, "required": True, "schema": {"type": "integer", "minimum": 1}}
+        {"in": "path", "name": key, "required": True, "schema": _path_schema(key)}
         for key in path_keys
     ]
     errors: list[type[APIError]] = [APIError]

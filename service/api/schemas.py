@@ -320,6 +320,77 @@ class AuditReportSchema(Schema):
     )
 
 
+class ServiceActionSchema(Schema):
+    action = fields.String(
+        required=True,
+        validate=validate.OneOf(["start", "stop", "restart", "reload", "enable", "disable"]),
+        metadata={"example": "restart"},
+    )
+
+
+class ServiceLogsQuerySchema(Schema):
+    lines = fields.Integer(load_default=100, validate=validate.Range(min=1, max=5000))
+    since = fields.String(
+        validate=[
+            validate.Length(max=32),
+            validate.Regexp(
+                r"^(today|yesterday|-?[0-9]{1,6}[smhd]|[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9:]{5,8})?)$",
+                error="Use today, yesterday, a relative time like -1h, or YYYY-MM-DD[ HH:MM[:SS]].",
+            ),
+        ],
+        metadata={"example": "-1h"},
+    )
+
+
+UNIT_STATUS_EXAMPLE = {
+    "unit": "shop.service",
+    "active_state": "active",
+    "sub_state": "running",
+    "since": "2026-11-26T10:00:00+00:00",
+    "main_pid": 4242,
+    "memory_current": 31457280,
+}
+
+
+class ServiceStatusSchema(Schema):
+    task_id = fields.Integer(required=True)
+    status = fields.Dict(required=True, metadata={"example": UNIT_STATUS_EXAMPLE})
+
+
+class ServiceLogsSchema(Schema):
+    task_id = fields.Integer(required=True)
+    logs = fields.Dict(
+        required=True,
+        metadata={
+            "example": {
+                "unit": "shop.service",
+                "lines": 100,
+                "since": None,
+                "entries": [
+                    {
+                        "time": "2026-11-26T10:00:01.000000Z",
+                        "priority": 6,
+                        "pid": 4242,
+                        "message": "listening on :8000",
+                    }
+                ],
+            }
+        },
+    )
+
+
+class ServiceEntrySchema(Schema):
+    app_id = fields.Integer(required=True)
+    service_name = fields.String(required=True)
+    status = fields.Dict(allow_none=True, metadata={"example": UNIT_STATUS_EXAMPLE})
+    checked_at = fields.DateTime(allow_none=True)
+
+
+class ServiceListSchema(Schema):
+    server_id = fields.Integer(required=True)
+    items = fields.List(fields.Nested(ServiceEntrySchema), required=True)
+
+
 def sort_field(allowed: list[str], default: str = "id") -> fields.String:
     """`sort=name` or `sort=-created`; `id` always breaks ties so pages are stable."""
     choices = [*allowed, *(f"-{name}" for name in allowed)]

@@ -68,6 +68,7 @@ class TaskEngine:
         self.running: dict[int, Running] = {}
         self._busy_servers: set[int] = set()
         self._wakeup = asyncio.Event()
+        self._finished: dict[int, asyncio.Event] = {}
         self._workers: list[asyncio.Task[None]] = []
 
     # Life cycle ---------------------------------------------------------------------------
@@ -126,7 +127,7 @@ class TaskEngine:
             limit_hosts=limit_hosts,
             retry_of=retry_of,
         )
-        self.publisher.task_status(task)
+        self._announce(task)
         self._wakeup.set()
         return task
 
@@ -149,7 +150,7 @@ class TaskEngine:
             running.control.cancel()
         task = await Task.get(id=task.id)
         if cancelled:
-            self.publisher.task_status(task)
+            self._announce(task)
         return task
 
     async def retry(self, task: Task, *, failed_hosts_only: bool) -> Task:
@@ -165,6 +166,19 @@ class TaskEngine:
                 raise Conflict(f"Task {task.id} has no failed hosts to retry.")
         server = await Server.get(id=task.server_id)
         return await self.submit(task.kind, server, task.params, limit_hosts=limit, retry_of=task)
+
+    async def wait(self, task_id: int) -> None:
+        """Return once the task has finished (callers bound the wait with asyncio.timeout)."""
+        finished = self._finished.setdefault(task_id, asyncio.Event())  # before the read: no gap
+        task = await Task.get(id=task_id)
+        if task.status not in FINISHED_STATUSES:
+            await finished.wait()
+
+    def _announce(self, task: Task) -> None:
+        """Publish a status change and wake whoever waits for the task to finish."""
+        self.publisher.task_status(task)
+        if task.status in FINISHED_STATUSES and task.id in self._finished:
+            self._finished.pop(task.id).set()
 
     async def queue_depth(self) -> int:
         return await Task.filter(status=TaskStatus.QUEUED).count()
@@ -216,7 +230,7 @@ class TaskEngine:
     async def _execute(self, running: Running) -> None:
         task = running.task
         spec = KINDS[task.kind]
-        self.publisher.task_status(task)
+        self._announce(task)
         server: Server | None = None
         try:
             server = await Server.get(id=task.server_id)
@@ -321,7 +335,7 @@ class TaskEngine:
             task.status = status
             task.finished_at = datetime.now(UTC)
         await task.save()
-        self.publisher.task_status(task)
+        self._announce(task)
 
     async def _finish_interrupted(self, running: Running) -> None:
         task = running.task
@@ -333,4 +347,4 @@ class TaskEngine:
         task.pid = None
         task.last_seq = running.events.next_seq - 1
         await task.save()
-        self.publisher.task_status(task)
+        self._announce(task)

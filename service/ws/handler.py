@@ -16,8 +16,10 @@ from contextlib import suppress
 from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
+from aiohttp_apispec import response_schema
 
 from service.api.auth import public
+from service.api.common import operation
 from service.domain import tokens
 from service.keys import ENGINE, HUB
 from service.tasks.events import stored_messages
@@ -75,7 +77,50 @@ async def _subscribe(request: web.Request, subscriber: Subscriber, message: dict
     subscriber.send({"type": "replayed", "topic": topic, "last_seq": last})
 
 
+MESSAGES = """\
+Live updates over a WebSocket. Authenticate with the `Authorization: Bearer` header, or (browsers)
+with a first message `{"type": "auth", "token": "pbd_..."}` within 10 s; otherwise the socket
+is closed with code 1008. The server sends a heartbeat ping every 30 s.
+
+**Client → server**
+- `{"type": "subscribe", "topic": "task:7", "after": 12}`: topics are `all`, `task:ID`,
+  `server:ID`, `app:ID`, `deployment:ID`. With `after` (task topics), the stored events after
+  that sequence number come first, then `{"type": "replayed", "topic": "task:7", "last_seq": 40}`,
+  then live events: no gap, no duplicate.
+- `{"type": "unsubscribe", "topic": "task:7"}`, `{"type": "ping"}` (→ `{"type": "pong"}`).
+
+**Server → client** (every message is a JSON object with a `type`)
+- `hello` on connect; `subscribed` / `unsubscribed` `{"topic"}`; `error` `{"code", "message"}`
+  with code `invalid_topic`, `invalid_after` or `invalid_message`.
+- `task.status`: `{"type": "task.status", "task": {...Task...}}` whenever a task is queued,
+  starts, is retried or finishes.
+- `task.event`: `{"type": "task.event", "task_id": 7, "seq": 13, "event": {"event":
+  "runner_on_ok", "host": "web-1", "task": "Install packages", "task_action":
+  "ansible.builtin.apt", "changed": true, "result": {"changed": true}, "duration": 4.2,
+  "created": "2026-11-26T10:00:00.123456+00:00"}}`. `event.event` is ansible-runner's event
+  name: playbook_on_start, playbook_on_play_start, playbook_on_task_start, runner_on_start,
+  runner_on_ok, runner_on_failed, runner_on_skipped, runner_on_unreachable, playbook_on_stats
+  (with `stats`). `result` is trimmed (msg, rc, stdout/stderr up to 4 KiB, ...).
+- `task.progress`: `{"type": "task.progress", "task_id": 7, "progress": {"tasks_started": 3,
+  "total_tasks": null, "current_task": "Install packages", "hosts": {"web-1": {"ok": 2,
+  "changed": 1, "failed": 0, "skipped": 0, "unreachable": 0}}}}`.
+- `server.status`: `{"type": "server.status", "server": {...Server...}}` after a task changed
+  what is known of a server (connection test, setup, lockdown).
+- `service.status`: `{"type": "service.status", "server_id": 1, "service_name": "shop.service",
+  "status": {"active_state": "active", "sub_state": "running", ...}}`.
+- `log`: `{"type": "log", "server_id": 1, "service_name": "shop.service", "time":
+  "2026-11-26T10:00:01.000000Z", "priority": 6, "pid": 4242, "message": "started"}`.
+
+A client that cannot keep up (1000 queued messages) is closed with code 1008 ("too slow")
+so that it never slows the others down; reconnect and subscribe with `after` to catch up.
+"""
+
+
 @public
+@operation(
+    tags=["websocket"], summary="Live task, server and service updates", description=MESSAGES
+)
+@response_schema(None, 101, description="Switching to the WebSocket protocol.")
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
     await ws.prepare(request)

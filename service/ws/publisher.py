@@ -3,7 +3,7 @@
 from typing import Any
 
 from service.api.schemas import ServerSchema, TaskSchema
-from service.models import Server, Task
+from service.models import Server, Task, TaskKind, TaskStatus
 from service.tasks.events import event_message
 from service.ws.hub import ALL, Hub, task_topic
 
@@ -27,7 +27,30 @@ class HubPublisher:
         self.hub = hub
 
     def task_status(self, task: Task) -> None:
-        self.hub.publish(task_topics(task), {"type": "task.status", "task": TASK.dump(task)})
+        topics = task_topics(task)
+        self.hub.publish(topics, {"type": "task.status", "task": TASK.dump(task)})
+        if task.kind == TaskKind.SERVICE and task.status == TaskStatus.SUCCESSFUL:
+            self._service_report(task, topics)
+
+    def _service_report(self, task: Task, topics: list[str]) -> None:
+        """A finished service task also speaks as `service.status` and one `log` per line."""
+        result = task.result or {}
+        unit = task.params.get("service_name")
+        if result.get("status"):
+            self.hub.publish(
+                topics,
+                {
+                    "type": "service.status",
+                    "server_id": task.server_id,
+                    "service_name": unit,
+                    "status": result["status"],
+                },
+            )
+        for entry in (result.get("logs") or {}).get("entries", []):
+            self.hub.publish(
+                topics,
+                {"type": "log", "server_id": task.server_id, "service_name": unit, **entry},
+            )
 
     def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None:
         self.hub.publish(task_topics(task), event_message(task.id, seq, event), seq=seq)

@@ -1,0 +1,147 @@
+"""/services: systemd units on a server — status, control and journal logs.
+
+Reads (status, logs) run the service playbook and wait for it, up to a limit: the answer
+is the unit's real state now. Past the limit they answer 202 with the task to follow.
+Control actions are background tasks (202) like every other operation.
+"""
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+from aiohttp_apispec import querystring_schema, request_schema, response_schema
+
+from service.api.common import body, operation, query
+from service.api.schemas import (
+    ServiceActionSchema,
+    ServiceListSchema,
+    ServiceLogsQuerySchema,
+    ServiceLogsSchema,
+    ServiceStatusSchema,
+    TaskAcceptedSchema,
+)
+from service.api.tasks import accepted
+from service.domain.records import get_or_404
+from service.errors import APIError, NotFound, ServiceUnavailable, ValidationFailed
+from service.keys import ENGINE
+from service.models import App, Server, Task, TaskKind, TaskStatus
+from service.validators import is_systemd_unit
+
+SERVER_ID = r"{server_id:\d{1,9}}"
+UNIT = r"{service_name:[A-Za-z0-9_][A-Za-z0-9:_.@-]{0,254}}"
+READ_TIMEOUT = 60
+TAGS = ["services"]
+
+
+async def _target(request: web.Request) -> tuple[Server, str]:
+    server = await get_or_404(Server, int(request.match_info["server_id"]))
+    unit = request.match_info["service_name"]
+    if not is_systemd_unit(unit):
+        raise ValidationFailed(
+            "The request is not valid.",
+            details={"service_name": ["Not a valid systemd unit name."]},
+        )
+    return server, unit
+
+
+def _failure(task: Task) -> APIError:
+    """A read that failed on the host: unknown unit → 404, anything else → 503."""
+    message = task.error or "The service playbook failed."
+    if "not known" in message or "not-found" in message:
+        return NotFound(message, details={"task_id": task.id})
+    return ServiceUnavailable(message, details={"task_id": task.id})
+
+
+async def _run_and_wait(request: web.Request, params: dict[str, Any]) -> Task | web.Response:
+    server, unit = await _target(request)
+    engine = request.config_dict[ENGINE]
+    task = await engine.submit(TaskKind.SERVICE, server, {"service_name": unit, **params})
+    try:
+        async with asyncio.timeout(READ_TIMEOUT):
+            await engine.wait(task.id)
+    except TimeoutError:
+        return accepted(await Task.get(id=task.id))
+    task = await Task.get(id=task.id)
+    if task.status != TaskStatus.SUCCESSFUL:
+        raise _failure(task)
+    return task
+
+
+@operation(
+    tags=TAGS,
+    summary="The apps' units on a server, with their last known state",
+    errors=[NotFound],
+)
+@response_schema(ServiceListSchema, 200, description="One entry per app unit.")
+async def list_services(request: web.Request) -> web.Response:
+    server = await get_or_404(Server, int(request.match_info["server_id"]))
+    checks = (
+        await Task.filter(server_id=server.id, kind=TaskKind.SERVICE, status=TaskStatus.SUCCESSFUL)
+        .order_by("-id")
+        .limit(500)
+    )
+    latest: dict[str, Task] = {}
+    for check in checks:
+        if (check.result or {}).get("status"):
+            latest.setdefault(check.params.get("service_name", ""), check)
+    items = []
+    for app in await App.filter(server_id=server.id).order_by("id"):
+        last = latest.get(app.service_name)
+        items.append(
+            {
+                "app_id": app.id,
+                "service_name": app.service_name,
+                "status": last.result["status"] if last else None,
+                "checked_at": last.finished_at.isoformat() if last and last.finished_at else None,
+            }
+        )
+    return web.json_response({"server_id": server.id, "items": items})
+
+
+@operation(
+    tags=TAGS,
+    summary="The unit's state now (active/sub state, since, main PID, memory)",
+    description="Runs the service playbook and waits (up to 60 s; then 202 with the task).",
+    errors=[NotFound, ServiceUnavailable],
+)
+@response_schema(ServiceStatusSchema, 200, description="The unit's state.")
+async def service_status(request: web.Request) -> web.Response:
+    outcome = await _run_and_wait(request, {"action": "status"})
+    if isinstance(outcome, web.Response):
+        return outcome
+    return web.json_response({"task_id": outcome.id, "status": outcome.result["status"]})
+
+
+@operation(
+    tags=TAGS,
+    summary="Recent journal lines of the unit",
+    description="Runs the service playbook and waits (up to 60 s; then 202 with the task). "
+    "The same entries reach WebSocket subscribers of `server:ID` as `log` messages.",
+    errors=[NotFound, ServiceUnavailable],
+)
+@querystring_schema(ServiceLogsQuerySchema)
+@response_schema(ServiceLogsSchema, 200, description="Journal entries, oldest first.")
+async def service_logs(request: web.Request) -> web.Response:
+    params = {"action": "logs", **query(request)}
+    outcome = await _run_and_wait(request, params)
+    if isinstance(outcome, web.Response):
+        return outcome
+    return web.json_response({"task_id": outcome.id, "logs": outcome.result["logs"]})
+
+
+@operation(
+    tags=TAGS, summary="Start, stop, restart, reload, enable or disable the unit", errors=[NotFound]
+)
+@request_schema(ServiceActionSchema)
+@response_schema(TaskAcceptedSchema, 202, description="The queued task.")
+async def control_service(request: web.Request) -> web.Response:
+    server, unit = await _target(request)
+    params = {"service_name": unit, "action": body(request)["action"]}
+    return accepted(await request.config_dict[ENGINE].submit(TaskKind.SERVICE, server, params))
+
+
+def register(app: web.Application) -> None:
+    app.router.add_get(f"/services/{SERVER_ID}", list_services)
+    app.router.add_get(f"/services/{SERVER_ID}/{UNIT}", service_status)
+    app.router.add_post(f"/services/{SERVER_ID}/{UNIT}", control_service)
+    app.router.add_get(f"/services/{SERVER_ID}/{UNIT}/logs", service_logs)
