@@ -18,6 +18,10 @@ class Settings:
     max_json_body_bytes: int = 1024 * 1024
     min_free_disk_bytes: int = 256 * 1024 * 1024
     workers: int = 4
+    max_upload_bytes: int = 1024**3
+    max_zip_entries: int = 10_000
+    max_unzipped_bytes: int = 4 * 1024**3
+    max_zip_ratio: int = 200
     run_timeout: int = 3600
     retry_backoff: int = 5
 
@@ -38,6 +42,11 @@ class Settings:
     @property
     def known_hosts_path(self) -> Path:
         return self.ssh_dir / "known_hosts"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where version zips are stored (and partial uploads, until complete)."""
+        return self.data_dir / "versions"
 
     @property
     def artifacts_dir(self) -> Path:

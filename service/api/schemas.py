@@ -161,6 +161,9 @@ class VersionSchema(TimestampedSchema):
         allow_none=True,
         metadata={"description": "Stored zip file name, once uploaded."},
     )
+    sha256 = fields.String(dump_only=True, allow_none=True)
+    size_bytes = fields.Integer(dump_only=True, allow_none=True)
+    uploaded_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class TaskSchema(TimestampedSchema):

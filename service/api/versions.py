@@ -1,4 +1,6 @@
-"""/versions: builds of an app (metadata; the zip upload has its own endpoint)."""
+"""/versions: builds of an app: metadata, and the deploy zip (streamed up and down)."""
+
+import base64
 
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
@@ -14,10 +16,19 @@ from service.api.common import (
     respond,
 )
 from service.api.schemas import VersionListQuerySchema, VersionPageSchema, VersionSchema
-from service.domain import versions
+from service.domain import uploads, versions
 from service.domain.records import get_or_404
-from service.errors import Conflict, NotFound
-from service.models import Version
+from service.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
+from service.keys import SETTINGS
+from service.models import App, Version
+from service.storage.uploads import CHUNK, receive
 
 VERSION = VersionSchema()
 TAGS = ["versions"]
@@ -55,8 +66,72 @@ async def get_version(request: web.Request) -> web.Response:
 )
 @response_schema(None, 204, description="Deleted.")
 async def delete_version(request: web.Request) -> web.Response:
-    await versions.delete_version(record_id(request))
+    await versions.delete_version(record_id(request), request.config_dict[SETTINGS].uploads_dir)
     return no_content()
+
+
+UPLOAD_TYPES = {"application/zip", "application/octet-stream", "application/x-zip-compressed"}
+
+
+@operation(
+    tags=TAGS,
+    summary="Upload the version's deploy zip (the raw body, streamed)",
+    description="Send the zip as the body with `Content-Type: application/zip`. It is streamed "
+    "to disk and hashed (SHA-256) on the way, never held in memory; a body over the limit "
+    "(default 1 GiB) gets 413 as soon as that is known. The zip is checked before it is "
+    "accepted: paths, symlinks, entry count, unpacked size and ratio (zip bombs). A cut-off "
+    "or refused upload leaves nothing behind.",
+    errors=[
+        NotFound,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+        ValidationFailed,
+        BadRequest,
+    ],
+)
+@response_schema(VERSION, 201, description="The version with its checksum and size.")
+async def upload_zip(request: web.Request) -> web.Response:
+    version = await get_or_404(Version, record_id(request))
+    uploads.ensure_not_uploaded(version)
+    if request.content_type not in UPLOAD_TYPES:
+        raise UnsupportedMediaType(
+            "Send the zip as the raw body with 'Content-Type: application/zip'.",
+            details={"content_type": request.content_type},
+        )
+    settings = request.config_dict[SETTINGS]
+    received = await receive(
+        request.content.iter_chunked(CHUNK),
+        settings.uploads_dir,
+        limit=settings.max_upload_bytes,
+        declared=request.content_length,
+    )
+    version = await uploads.accept_upload(settings, version, received)
+    return respond(VERSION, version, status=201)
+
+
+@operation(
+    tags=TAGS,
+    summary="Download the version's zip",
+    description="Supports HTTP Range. The SHA-256 is in `X-Checksum-SHA256` and `Digest`.",
+    errors=[NotFound],
+)
+@response_schema(None, 200, description="The zip (application/zip).")
+async def download_zip(request: web.Request) -> web.StreamResponse:
+    version = await get_or_404(Version, record_id(request))
+    path = uploads.stored_zip(request.config_dict[SETTINGS], version)
+    app = await App.get(id=version.app_id)
+    digest = base64.b64encode(bytes.fromhex(version.sha256 or "")).decode()
+    filename = f"{app.name}-{version.version_number}.zip"
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "X-Checksum-SHA256": version.sha256 or "",
+            "Digest": f"sha-256={digest}",
+        },
+    )
 
 
 def register(app: web.Application) -> None:
@@ -64,3 +139,5 @@ def register(app: web.Application) -> None:
     app.router.add_post("/versions", create_version)
     app.router.add_get(f"/versions/{ID_PATTERN}", get_version)
     app.router.add_delete(f"/versions/{ID_PATTERN}", delete_version)
+    app.router.add_post(f"/versions/{ID_PATTERN}/upload", upload_zip)
+    app.router.add_get(f"/versions/{ID_PATTERN}/download", download_zip)

@@ -1,5 +1,6 @@
 """Versions: one per number and app; the live version cannot be deleted."""
 
+from pathlib import Path
 from typing import Any
 
 from service.domain.records import ensure_unique, get_or_404, require_reference, save
@@ -13,7 +14,7 @@ async def create_version(data: dict[str, Any]) -> Version:
     return await save(Version(**data))
 
 
-async def delete_version(version_id: int) -> None:
+async def delete_version(version_id: int, uploads_dir: Path) -> None:
     version = await get_or_404(Version, version_id)
     app = await App.get(id=version.app_id)
     if app.current_version == version.version_number:
@@ -22,3 +23,5 @@ async def delete_version(version_id: int) -> None:
             "deploy another version first."
         )
     await version.delete()
+    if version.deployment_zip:
+        (uploads_dir / version.deployment_zip).unlink(missing_ok=True)

@@ -10,6 +10,9 @@ class Version(TimestampedModel):
     version_number = fields.CharField(max_length=128)
     deployment_zip = fields.CharField(max_length=1024, null=True)
     notes = fields.TextField(default="")
+    sha256 = fields.CharField(max_length=64, null=True)
+    size_bytes = fields.BigIntField(null=True)
+    uploaded_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "versions"

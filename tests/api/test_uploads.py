@@ -1,0 +1,194 @@
+"""Uploading and downloading deploy zips, including every kind of hostile zip."""
+
+import asyncio
+import hashlib
+import io
+import stat
+import zipfile
+
+import pytest
+
+from service.app import create_app
+from service.config import Settings
+from service.domain import tokens
+from tests.conftest import Api
+
+VERSIONS = "/api/v1/versions"
+ZIP = {"Content-Type": "application/zip"}
+
+
+def make_zip(
+    entries: dict[str, bytes] | None = None,
+    *,
+    symlinks: dict[str, str] | None = None,
+    compression=zipfile.ZIP_DEFLATED,
+) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        default = {"bin/start": b"#!/bin/sh\necho hi\n"}
+        for name, data in (default if entries is None else entries).items():
+            archive.writestr(name, data)
+        for name, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.create_system = 3
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+            archive.writestr(info, target)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+async def version(api, app_record):
+    reply = await api.post(VERSIONS, json={"app_id": app_record["id"], "version_number": "1.0.0"})
+    return reply.body
+
+
+def stored_files(settings):
+    return (
+        sorted(p.name for p in settings.uploads_dir.iterdir())
+        if settings.uploads_dir.exists()
+        else []
+    )
+
+
+async def test_upload_then_download_with_checksum_and_range(api, version, settings):
+    body = make_zip({"bin/start": b"#!/bin/sh\n", "app/data.txt": b"x" * 5000})
+    reply = await api.post(f"{VERSIONS}/{version['id']}/upload", data=body, headers=ZIP)
+    assert reply.status == 201, reply.body
+    assert reply.body["sha256"] == hashlib.sha256(body).hexdigest()
+    assert reply.body["size_bytes"] == len(body)
+    assert reply.body["deployment_zip"] == f"version-{version['id']}.zip"
+    assert stored_files(settings) == [f"version-{version['id']}.zip"]
+
+    async with api.client.get(
+        f"{VERSIONS}/{version['id']}/download", headers=api.headers
+    ) as response:
+        assert response.status == 200
+        assert await response.read() == body
+        assert response.headers["X-Checksum-SHA256"] == hashlib.sha256(body).hexdigest()
+        assert "shop-1.0.0.zip" in response.headers["Content-Disposition"]
+    ranged = {**api.headers, "Range": "bytes=10-19"}
+    async with api.client.get(f"{VERSIONS}/{version['id']}/download", headers=ranged) as response:
+        assert response.status == 206
+        assert await response.read() == body[10:20]
+
+    again = await api.post(f"{VERSIONS}/{version['id']}/upload", data=body, headers=ZIP)
+    assert again.status == 409
+    assert (await api.delete(f"{VERSIONS}/{version['id']}")).status == 204
+    assert stored_files(settings) == []
+
+
+async def test_download_before_upload_is_404(api, version):
+    assert (await api.get(f"{VERSIONS}/{version['id']}/download")).status == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("not a zip", b"this is not a zip file at all"),
+        ("empty zip", make_zip({})),
+        ("absolute path", make_zip({"/etc/cron.d/evil": b"x"})),
+        ("dot-dot path", make_zip({"app/../../etc/passwd": b"x"})),
+        ("windows drive", make_zip({"C:/evil": b"x"})),
+        ("backslash", make_zip({"..\\evil": b"x"})),
+        ("symlink out", make_zip(symlinks={"app/link": "../../../etc/shadow"})),
+        ("absolute symlink", make_zip(symlinks={"link": "/etc/shadow"})),
+        ("zip bomb ratio", make_zip({"bomb": b"\0" * (20 * 1024 * 1024)})),
+    ],
+)
+async def test_hostile_zips_are_refused_and_leave_nothing(api, version, settings, name, body):
+    reply = await api.post(f"{VERSIONS}/{version['id']}/upload", data=body, headers=ZIP)
+    assert reply.status == 422, (name, reply.body)
+    assert reply.body["error"]["code"] == "validation_failed"
+    assert "zip" in reply.body["error"]["details"]
+    assert stored_files(settings) == []
+    assert (await api.get(f"{VERSIONS}/{version['id']}")).body["deployment_zip"] is None
+
+
+async def test_symlink_inside_the_tree_is_fine(api, version):
+    body = make_zip(
+        {"bin/start": b"#!/bin/sh\n"}, symlinks={"bin/run": "start", "app/x": "../bin/start"}
+    )
+    reply = await api.post(f"{VERSIONS}/{version['id']}/upload", data=body, headers=ZIP)
+    assert reply.status == 201, reply.body
+
+
+@pytest.fixture
+async def tight_api(aiohttp_client, tmp_path):
+    settings = Settings(
+        data_dir=tmp_path,
+        max_upload_bytes=64 * 1024,
+        max_zip_entries=10,
+        max_unzipped_bytes=1024 * 1024,
+    )
+    client = await aiohttp_client(create_app(settings))
+    api = Api(client, (await tokens.issue_token("t")).secret)
+    server = (await api.post("/api/v1/servers", json={"name": "s", "host": "10.0.0.1"})).body
+    app = (
+        await api.post(
+            "/api/v1/apps",
+            json={
+                "name": "a",
+                "server_id": server["id"],
+                "remote_path": "/srv/a",
+                "service_name": "a",
+            },
+        )
+    ).body
+    version = (await api.post(VERSIONS, json={"app_id": app["id"], "version_number": "1.0.0"})).body
+    return api, settings, version
+
+
+async def test_oversized_upload_is_413_both_with_and_without_a_length(tight_api):
+    api, settings, version = tight_api
+    big = make_zip({"big": bytes(range(256)) * 1024}, compression=zipfile.ZIP_STORED)
+    reply = await api.post(f"{VERSIONS}/{version['id']}/upload", data=big, headers=ZIP)
+    assert reply.status == 413
+    assert reply.body["error"]["code"] == "payload_too_large"
+
+    async def chunked():
+        for offset in range(0, len(big), 8192):
+            yield big[offset : offset + 8192]
+
+    reply = await api.post(f"{VERSIONS}/{version['id']}/upload", data=chunked(), headers=ZIP)
+    assert reply.status == 413
+    assert stored_files(settings) == []
+
+
+async def test_entry_count_and_unpacked_size_limits(tight_api):
+    api, _settings, version = tight_api
+    many = make_zip({f"f{i}": b"x" for i in range(11)})
+    assert (
+        await api.post(f"{VERSIONS}/{version['id']}/upload", data=many, headers=ZIP)
+    ).status == 422
+    huge = make_zip({"a": b"\0" * 600_000, "b": b"\0" * 600_000})
+    reply = await api.post(f"{VERSIONS}/{version['id']}/upload", data=huge, headers=ZIP)
+    assert reply.status == 422
+    assert "Unpacks to more than" in reply.body["error"]["details"]["zip"][0]
+
+
+async def test_wrong_content_type_is_415(api, version):
+    reply = await api.post(
+        f"{VERSIONS}/{version['id']}/upload",
+        data=make_zip(),
+        headers={"Content-Type": "text/plain"},
+    )
+    assert reply.status == 415
+
+
+async def test_cut_off_upload_leaves_nothing(api, version, settings):
+    body = make_zip({"bin/start": b"#!/bin/sh\n" * 1000})
+    _reader, writer = await asyncio.open_connection(api.client.host, api.client.port)
+    writer.write(
+        (
+            f"POST {VERSIONS}/{version['id']}/upload HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: {api.headers['Authorization']}\r\nContent-Type: application/zip\r\n"
+            f"Content-Length: {len(body) + 100000}\r\n\r\n"
+        ).encode()
+        + body
+    )
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.close()
+    await asyncio.sleep(0.3)
+    assert stored_files(settings) == []
+    assert (await api.get(f"{VERSIONS}/{version['id']}")).body["deployment_zip"] is None
