@@ -13,8 +13,8 @@ from service.api.common import (
     record_id,
     respond,
 )
-from service.api.schemas import AppListQuerySchema, AppPageSchema, AppSchema
-from service.domain import apps
+from service.api.schemas import AppListQuerySchema, AppPageSchema, AppSchema, AppServersSchema
+from service.domain import apps, deployments
 from service.domain.records import get_or_404
 from service.errors import Conflict, NotFound
 from service.models import App
@@ -71,9 +71,36 @@ async def delete_app(request: web.Request) -> web.Response:
     return no_content()
 
 
+def _servers_body(app_id: int, servers: list) -> web.Response:
+    return web.json_response({"app_id": app_id, "server_ids": [server.id for server in servers]})
+
+
+@operation(tags=TAGS, summary="The servers the app runs on (primary first)", errors=[NotFound])
+@response_schema(AppServersSchema, 200, description="Server ids, primary first.")
+async def get_app_servers(request: web.Request) -> web.Response:
+    app = await get_or_404(App, record_id(request))
+    return _servers_body(app.id, await deployments.app_servers(app))
+
+
+@operation(
+    tags=TAGS,
+    summary="Set the servers the app runs on besides its primary server",
+    description="Rolling and blue-green deploys work across all of them.",
+    errors=[NotFound],
+)
+@request_schema(AppServersSchema)
+@response_schema(AppServersSchema, 200, description="Server ids, primary first.")
+async def set_app_servers(request: web.Request) -> web.Response:
+    app = await get_or_404(App, record_id(request))
+    servers = await deployments.set_app_servers(app, body(request)["server_ids"])
+    return _servers_body(app.id, servers)
+
+
 def register(app: web.Application) -> None:
     app.router.add_get("/apps", list_apps)
     app.router.add_post("/apps", create_app)
     app.router.add_get(f"/apps/{ID_PATTERN}", get_app)
     app.router.add_patch(f"/apps/{ID_PATTERN}", update_app)
     app.router.add_delete(f"/apps/{ID_PATTERN}", delete_app)
+    app.router.add_get(f"/apps/{ID_PATTERN}/servers", get_app_servers)
+    app.router.add_put(f"/apps/{ID_PATTERN}/servers", set_app_servers)

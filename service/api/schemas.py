@@ -9,7 +9,14 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from service import validators
-from service.models import AppStatus, TaskKind, TaskStatus
+from service.models import (
+    AppStatus,
+    DeploymentKind,
+    DeploymentStatus,
+    DeployStrategy,
+    TaskKind,
+    TaskStatus,
+)
 
 MAX_NOTES = 10_000
 MAX_PER_PAGE = 100
@@ -394,6 +401,136 @@ class ServiceListSchema(Schema):
     items = fields.List(fields.Nested(ServiceEntrySchema), required=True)
 
 
+ARGV = fields.List(
+    fields.String(validate=[validate.Length(min=1, max=1024), validate.Regexp(r"^[^\x00]*$")]),
+    validate=validate.Length(min=1, max=32),
+)
+
+
+class HealthCheckSchema(Schema):
+    path = fields.String(
+        validate=[validate.Length(max=256), validate.Regexp(r"^/[A-Za-z0-9._~/?=&%-]*$")],
+        metadata={
+            "description": "HTTP path checked on the new slot (default /health).",
+            "example": "/health",
+        },
+    )
+    command = fields.List(
+        fields.String(validate=validate.Length(min=1, max=1024)),
+        validate=validate.Length(min=1, max=32),
+        metadata={"description": "Or a command (argv) run on the host; exit 0 means healthy."},
+    )
+    timeout = StrictInteger(validate=validate.Range(min=1, max=300))
+    retries = StrictInteger(validate=validate.Range(min=1, max=100))
+    delay = StrictInteger(validate=validate.Range(min=0, max=60))
+
+
+class HooksSchema(Schema):
+    pre = fields.List(ARGV, validate=validate.Length(max=20), load_default=list)
+    post = fields.List(ARGV, validate=validate.Length(max=20), load_default=list)
+
+
+class DeployOptionsSchema(Schema):
+    health = fields.Nested(HealthCheckSchema, load_default=dict)
+    hooks = fields.Nested(
+        HooksSchema,
+        load_default=dict,
+        metadata={"description": "Commands (argv lists) run as the app user in the release dir."},
+    )
+    batch_size = StrictInteger(
+        validate=validate.Range(min=1, max=1000),
+        metadata={"description": "Hosts per rolling batch."},
+    )
+    keep_releases = StrictInteger(validate=validate.Range(min=1, max=100))
+
+
+class DeploySchema(DeployOptionsSchema):
+    version_id = StrictInteger(
+        required=True, validate=validate.Range(min=1), metadata={"example": 3}
+    )
+    strategy = fields.Enum(DeployStrategy, by_value=True, load_default=DeployStrategy.ROLLING)
+
+
+class RollbackSchema(DeployOptionsSchema):
+    version_id = StrictInteger(
+        validate=validate.Range(min=1),
+        allow_none=True,
+        metadata={
+            "description": "Deploy this earlier version again; omit for the previous release."
+        },
+    )
+
+
+class DeploymentSchema(TimestampedSchema):
+    app_id = fields.Integer(dump_only=True)
+    version_id = fields.Integer(dump_only=True)
+    kind = fields.Enum(DeploymentKind, by_value=True, dump_only=True)
+    status = fields.Enum(DeploymentStatus, by_value=True, dump_only=True)
+    strategy = fields.Enum(DeployStrategy, by_value=True, dump_only=True)
+    release_id = fields.String(dump_only=True, allow_none=True)
+    current_step = fields.String(dump_only=True, allow_none=True)
+    host_results = fields.Dict(dump_only=True)
+    error = fields.String(dump_only=True, allow_none=True)
+    options = fields.Dict(dump_only=True)
+    logs = fields.String(dump_only=True)
+    started_at = fields.DateTime(dump_only=True, allow_none=True)
+    completed_at = fields.DateTime(dump_only=True, allow_none=True)
+
+
+class DeploymentAcceptedSchema(Schema):
+    deployment = fields.Nested(DeploymentSchema, required=True)
+    task = fields.Nested(TaskSchema, required=True)
+    links = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+
+
+class DeploymentStatusSchema(Schema):
+    deployment = fields.Nested(DeploymentSchema, required=True)
+    task = fields.Nested(TaskSchema, allow_none=True)
+    progress = fields.Dict(required=True)
+    logs = fields.List(fields.String(), required=True)
+
+
+class DeploymentStatsQuerySchema(Schema):
+    app_id = fields.Integer(validate=validate.Range(min=1))
+
+
+class DeploymentStatsSchema(Schema):
+    generated_at = fields.DateTime(required=True)
+    windows = fields.Dict(
+        required=True,
+        metadata={
+            "example": {
+                "24h": {
+                    "total": 4,
+                    "by_status": {
+                        "pending": 0,
+                        "running": 0,
+                        "completed": 3,
+                        "failed": 1,
+                        "cancelled": 0,
+                    },
+                    "success_rate": 0.75,
+                    "median_duration_s": 21.4,
+                    "p95_duration_s": 30.2,
+                    "apps": {"1": {"app_name": "shop", "total": 4}},
+                }
+            }
+        },
+    )
+
+
+class AppServersSchema(Schema):
+    server_ids = fields.List(
+        StrictInteger(validate=validate.Range(min=1)),
+        required=True,
+        validate=validate.Length(max=500),
+        metadata={
+            "description": "Servers the app runs on besides its primary server.",
+            "example": [2, 3],
+        },
+    )
+
+
 def sort_field(allowed: list[str], default: str = "id") -> fields.String:
     """`sort=name` or `sort=-created`; `id` always breaks ties so pages are stable."""
     choices = [*allowed, *(f"-{name}" for name in allowed)]
@@ -438,6 +575,16 @@ class TaskListQuerySchema(PageQuerySchema):
     kind = fields.Enum(TaskKind, by_value=True)
 
 
+class DeploymentListQuerySchema(PageQuerySchema):
+    sort = sort_field(["id", "created", "status"], default="-id")
+    app_id = fields.Integer(validate=validate.Range(min=1))
+    status = fields.Enum(DeploymentStatus, by_value=True)
+    since = fields.AwareDateTime(
+        metadata={"description": "Created at or after (ISO 8601 with zone)."}
+    )
+    until = fields.AwareDateTime(metadata={"description": "Created before (ISO 8601 with zone)."})
+
+
 class DeleteServerQuerySchema(Schema):
     cascade = fields.Boolean(
         load_default=False,
@@ -464,6 +611,7 @@ ServerPageSchema = page_schema(ServerSchema)
 AppPageSchema = page_schema(AppSchema)
 VersionPageSchema = page_schema(VersionSchema)
 TaskPageSchema = page_schema(TaskSchema)
+DeploymentPageSchema = page_schema(DeploymentSchema)
 
 
 class ErrorDetailSchema(Schema):

@@ -2,12 +2,21 @@
 
 from aiohttp import web
 
-from service.api import apps, health, operations, servers, services, tasks, versions
+from service.api import (
+    apps,
+    deployments,
+    health,
+    operations,
+    servers,
+    services,
+    tasks,
+    versions,
+)
 from service.api.auth import auth_middleware
 from service.api.validation import validation_middleware
 from service.ws import handler
 
-RESOURCES = (health, servers, apps, versions, tasks, operations, services, handler)
+RESOURCES = (health, servers, apps, versions, deployments, tasks, operations, services, handler)
 
 
 def create_v1_app() -> web.Application:

@@ -1,7 +1,12 @@
 """Tortoise ORM models: the service's whole persistent state."""
 
 from service.models.apps import App, AppStatus
-from service.models.deployments import Deployment, DeploymentStatus
+from service.models.deployments import (
+    Deployment,
+    DeploymentKind,
+    DeploymentStatus,
+    DeployStrategy,
+)
 from service.models.servers import Server
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
 from service.models.tokens import ApiToken
@@ -11,7 +16,9 @@ __all__ = [
     "ApiToken",
     "App",
     "AppStatus",
+    "DeployStrategy",
     "Deployment",
+    "DeploymentKind",
     "DeploymentStatus",
     "Server",
     "Task",

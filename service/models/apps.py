@@ -23,6 +23,10 @@ class App(TimestampedModel):
     domain = fields.CharField(max_length=253, null=True)
     current_version = fields.CharField(max_length=128, null=True)
     status = fields.CharEnumField(AppStatus, max_length=16, default=AppStatus.IDLE)
+    servers = fields.ManyToManyField(
+        "models.Server", related_name="extra_apps", through="app_servers"
+    )
+    """Further servers the app runs on (besides `server`), for rolling and blue-green deploys."""
 
     class Meta:
         table = "apps"

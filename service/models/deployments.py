@@ -15,12 +15,30 @@ class DeploymentStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class DeploymentKind(StrEnum):
+    DEPLOY = "deploy"
+    ROLLBACK = "rollback"
+
+
+class DeployStrategy(StrEnum):
+    ROLLING = "rolling"
+    BLUE_GREEN = "blue-green"
+
+
 class Deployment(TimestampedModel):
     app = fields.ForeignKeyField("models.App", related_name="deployments", on_delete=fields.CASCADE)
     version = fields.ForeignKeyField(
         "models.Version", related_name="deployments", on_delete=fields.CASCADE
     )
     status = fields.CharEnumField(DeploymentStatus, max_length=16, default=DeploymentStatus.PENDING)
+    kind = fields.CharEnumField(DeploymentKind, max_length=16, default=DeploymentKind.DEPLOY)
+    strategy = fields.CharEnumField(DeployStrategy, max_length=16, default=DeployStrategy.ROLLING)
+    options = fields.JSONField(default=dict)
+    """Health check, hooks, batch size and keep_releases for this deployment."""
+    release_id = fields.CharField(max_length=160, null=True)
+    current_step = fields.CharField(max_length=128, null=True)
+    host_results = fields.JSONField(default=dict)
+    error = fields.TextField(null=True)
     logs = fields.TextField(default="")
     started_at = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)

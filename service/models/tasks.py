@@ -57,6 +57,8 @@ class Task(TimestampedModel):
         "models.Deployment", related_name="tasks", null=True, on_delete=fields.SET_NULL
     )
     params = fields.JSONField(default=dict)
+    server_ids = fields.JSONField(default=list)
+    """Every server the run touches (one task at a time per server)."""
     attempts = fields.IntField(default=0)
     max_attempts = fields.IntField(default=1)
     cancel_requested = fields.BooleanField(default=False)

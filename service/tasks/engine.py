@@ -102,6 +102,7 @@ class TaskEngine:
             task.finished_at = datetime.now(UTC)
             task.pid = None
             await task.save()
+            await self._status_changed(task)
         shutil.rmtree(self.runs_dir, ignore_errors=True)
 
     @property
@@ -118,16 +119,23 @@ class TaskEngine:
         *,
         limit_hosts: list[str] | None = None,
         retry_of: Task | None = None,
+        server_ids: list[int] | None = None,
+        app_id: int | None = None,
+        deployment_id: int | None = None,
     ) -> Task:
+        """Queue a run on `server` (plus `server_ids`, for an app on several servers)."""
         task = await Task.create(
             kind=kind,
             server=server,
+            server_ids=server_ids or [server.id],
+            app_id=app_id,
+            deployment_id=deployment_id,
             params=params or {},
             max_attempts=KINDS[kind].max_attempts,
             limit_hosts=limit_hosts,
             retry_of=retry_of,
         )
-        self._announce(task)
+        await self._status_changed(task)
         self._wakeup.set()
         return task
 
@@ -150,7 +158,7 @@ class TaskEngine:
             running.control.cancel()
         task = await Task.get(id=task.id)
         if cancelled:
-            self._announce(task)
+            await self._status_changed(task)
         return task
 
     async def retry(self, task: Task, *, failed_hosts_only: bool) -> Task:
@@ -165,7 +173,16 @@ class TaskEngine:
             if not limit:
                 raise Conflict(f"Task {task.id} has no failed hosts to retry.")
         server = await Server.get(id=task.server_id)
-        return await self.submit(task.kind, server, task.params, limit_hosts=limit, retry_of=task)
+        return await self.submit(
+            task.kind,
+            server,
+            task.params,
+            limit_hosts=limit,
+            retry_of=task,
+            server_ids=task.server_ids,
+            app_id=task.app_id,
+            deployment_id=task.deployment_id,
+        )
 
     async def wait(self, task_id: int) -> None:
         """Return once the task has finished (callers bound the wait with asyncio.timeout)."""
@@ -174,8 +191,11 @@ class TaskEngine:
         if task.status not in FINISHED_STATUSES:
             await finished.wait()
 
-    def _announce(self, task: Task) -> None:
-        """Publish a status change and wake whoever waits for the task to finish."""
+    async def _status_changed(self, task: Task) -> None:
+        """Let the kind follow the change (a deployment's status), publish, wake waiters."""
+        follow = KINDS[task.kind].status_changed
+        if follow is not None:
+            await follow(task)
         self.publisher.task_status(task)
         if task.status in FINISHED_STATUSES and task.id in self._finished:
             self._finished.pop(task.id).set()
@@ -197,7 +217,7 @@ class TaskEngine:
                 await self._execute(running)
             finally:
                 self.running.pop(running.task.id, None)
-                self._busy_servers.discard(running.task.server_id)
+                self._busy_servers.difference_update(targets(running.task))
                 self._wakeup.set()
 
     async def _claim(self) -> Running | None:
@@ -206,9 +226,10 @@ class TaskEngine:
         candidates = await Task.filter(status=TaskStatus.QUEUED).order_by("id").limit(100)
         for task in candidates:
             due = task.not_before is None or task.not_before <= now
-            if not due or task.server_id in self._busy_servers or task.id in self.running:
+            wanted = targets(task)
+            if not due or not self._busy_servers.isdisjoint(wanted) or task.id in self.running:
                 continue
-            self._busy_servers.add(task.server_id)
+            self._busy_servers.update(wanted)
             claimed = await Task.filter(id=task.id, status=TaskStatus.QUEUED).update(
                 status=TaskStatus.RUNNING,
                 attempts=task.attempts + 1,
@@ -216,7 +237,7 @@ class TaskEngine:
                 not_before=None,
             )
             if not claimed:
-                self._busy_servers.discard(task.server_id)
+                self._busy_servers.difference_update(wanted)
                 continue
             task = await Task.get(id=task.id)
             running = Running(task, RunControl(), EventLog(task.id, task.last_seq + 1), Progress())
@@ -230,19 +251,20 @@ class TaskEngine:
     async def _execute(self, running: Running) -> None:
         task = running.task
         spec = KINDS[task.kind]
-        self._announce(task)
-        server: Server | None = None
+        await self._status_changed(task)
+        servers: list[Server] = []
         try:
-            server = await Server.get(id=task.server_id)
+            servers = await load_servers(task)
+            host_vars = spec.host_vars(task, servers) if spec.host_vars else None
             playbook = PlaybookSpec(
                 playbook=spec.playbook,
-                inventory=render_inventory([server], self.settings),
+                inventory=render_inventory(servers, self.settings, host_vars=host_vars),
                 extravars=spec.prepare(
-                    task, server, self.settings, ensure_service_key(self.settings)
+                    task, servers, self.settings, ensure_service_key(self.settings)
                 ),
                 limit=",".join(task.limit_hosts) if task.limit_hosts else None,
                 timeout=self.settings.run_timeout,
-                envvars=self._envvars(server),
+                envvars=self._envvars(),
             )
             run_dir = self.runs_dir / f"task-{task.id}-attempt-{task.attempts}"
             result = await run_playbook(
@@ -255,9 +277,9 @@ class TaskEngine:
             log.exception("task %s could not run", task.id)
             result = RunResult(status="failed", rc=None)
             running.last_error = f"The run could not start: {exc}"
-        await self._finish(running, server, result)
+        await self._finish(running, servers, result)
 
-    def _envvars(self, server: Server) -> dict[str, str]:
+    def _envvars(self) -> dict[str, str]:
         return {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.settings.ssh_dir / "cp")}
 
     def _on_event(self, running: Running, raw: dict[str, Any]) -> None:
@@ -294,7 +316,7 @@ class TaskEngine:
                 except Exception:
                     log.exception("could not store events of task %s", running.task.id)
 
-    async def _finish(self, running: Running, server: Server | None, result: RunResult) -> None:
+    async def _finish(self, running: Running, servers: list[Server], result: RunResult) -> None:
         task = running.task
         await self._flush(running)
         summary: dict[str, Any] = {
@@ -307,6 +329,7 @@ class TaskEngine:
         status = RUNNER_STATUSES.get(result.status, TaskStatus.FAILED)
         if running.control.cancel_requested.is_set():
             status = TaskStatus.CANCELLED
+            task.cancel_requested = True
         error = None if status == TaskStatus.SUCCESSFUL else running.last_error
         if status == TaskStatus.CANCELLED:
             error = "Cancelled on request."
@@ -320,9 +343,10 @@ class TaskEngine:
         )
         task.error = error
         finish = KINDS[task.kind].finish
-        if server is not None and finish is not None and not retry:
-            await finish(task, server, result, summary)
-            self.publisher.server_status(server)
+        if servers and finish is not None and not retry:
+            await finish(task, servers, result, summary)
+            for server in servers:
+                self.publisher.server_status(server)
         task.result = summary
         task.pid = None
         task.progress = running.progress.as_dict()
@@ -335,7 +359,7 @@ class TaskEngine:
             task.status = status
             task.finished_at = datetime.now(UTC)
         await task.save()
-        self._announce(task)
+        await self._status_changed(task)
 
     async def _finish_interrupted(self, running: Running) -> None:
         task = running.task
@@ -347,4 +371,19 @@ class TaskEngine:
         task.pid = None
         task.last_seq = running.events.next_seq - 1
         await task.save()
-        self._announce(task)
+        await self._status_changed(task)
+
+
+def targets(task: Task) -> set[int]:
+    """The servers a task occupies while it runs."""
+    return set(task.server_ids or [task.server_id])
+
+
+async def load_servers(task: Task) -> list[Server]:
+    """The task's servers, its primary server first."""
+    ids = [task.server_id, *(i for i in task.server_ids or [] if i != task.server_id)]
+    found = {server.id: server for server in await Server.filter(id__in=ids)}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise LookupError(f"server(s) {missing} no longer exist")
+    return [found[i] for i in ids]

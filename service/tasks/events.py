@@ -148,3 +148,14 @@ class EventLog:
 async def stored_messages(task_id: int, after: int) -> list[tuple[int, dict[str, Any]]]:
     rows = await TaskEvent.filter(task_id=task_id, counter__gt=after).order_by("counter")
     return [(row.counter, event_message(task_id, row.counter, row.data)) for row in rows]
+
+
+async def log_lines(task_id: int, limit: int) -> list[str]:
+    """The console lines of a task's last `limit` events, oldest first."""
+    rows = await TaskEvent.filter(task_id=task_id).order_by("-counter").limit(limit)
+    return [
+        line
+        for row in reversed(rows)
+        for line in (row.data.get("stdout") or "").splitlines()
+        if line.strip()
+    ]

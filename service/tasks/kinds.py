@@ -1,8 +1,9 @@
 """What each kind of task runs: its playbook, its variables and what its result changes.
 
 A kind's `prepare` turns a task into extravars (validated values only; the playbooks treat
-them as data), and its `finish` records the real outcome on the server (connection facts,
-`setup_complete`, `security_locked`, an audit report).
+them as data) for the task's servers (the primary one first); `status_changed` follows each
+status change, and `finish` records the real outcome (connection facts, `setup_complete`,
+`security_locked`, an audit report, a deployment's result).
 """
 
 from collections.abc import Awaitable, Callable
@@ -13,9 +14,12 @@ from typing import Any
 from service.ansible.runner import RunResult
 from service.config import Settings
 from service.models import Server, Task, TaskKind
+from service.tasks import deploy
 
-Prepare = Callable[[Task, Server, Settings, str], dict[str, Any]]
-Finish = Callable[[Task, Server, RunResult, dict[str, Any]], Awaitable[None]]
+Prepare = Callable[[Task, list[Server], Settings, str], dict[str, Any]]
+HostVars = Callable[[Task, list[Server]], dict[int, dict[str, Any]]]
+Hook = Callable[[Task], Awaitable[None]]
+Finish = Callable[[Task, list[Server], RunResult, dict[str, Any]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -23,6 +27,9 @@ class KindSpec:
     playbook: str
     prepare: Prepare
     finish: Finish | None = None
+    host_vars: HostVars | None = None
+    status_changed: Hook | None = None
+    """Called after every status change (queued, running, finished, cancelled, interrupted)."""
     max_attempts: int = 3
     """Attempts when hosts are unreachable (a failed task is never retried on its own)."""
 
@@ -32,13 +39,16 @@ def host_report(result: RunResult, key: str, server: Server) -> Any:
     return (result.custom_stats.get(key) or {}).get(server.name)
 
 
-def no_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict[str, Any]:
+def no_vars(
+    task: Task, servers: list[Server], settings: Settings, public_key: str
+) -> dict[str, Any]:
     return {}
 
 
 async def finish_connection_test(
-    task: Task, server: Server, result: RunResult, summary: dict[str, Any]
+    task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:
+    server = servers[0]
     server.last_connection_ok = result.status == "successful"
     server.last_connection_at = datetime.now(UTC)
     server.last_connection_error = None if server.last_connection_ok else task.error
@@ -50,8 +60,11 @@ async def finish_connection_test(
     )
 
 
-def setup_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict[str, Any]:
+def setup_vars(
+    task: Task, servers: list[Server], settings: Settings, public_key: str
+) -> dict[str, Any]:
     """The app user gets the service's key (so it can connect after lockdown) plus any extra."""
+    server = servers[0]
     part = task.params.get("part", "all")
     return {
         "app_user_name": server.app_username,
@@ -63,16 +76,18 @@ def setup_vars(task: Task, server: Server, settings: Settings, public_key: str) 
 
 
 async def finish_setup(
-    task: Task, server: Server, result: RunResult, summary: dict[str, Any]
+    task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:
+    server = servers[0]
     if result.status == "successful" and task.params.get("part", "all") in ("all", "user"):
         server.setup_complete = True
         await server.save(update_fields=["setup_complete"])
 
 
 def lockdown_vars(
-    task: Task, server: Server, settings: Settings, public_key: str
+    task: Task, servers: list[Server], settings: Settings, public_key: str
 ) -> dict[str, Any]:
+    server = servers[0]
     return {
         "app_user_name": server.app_username,
         "ssh_hardening_app_user": server.app_username,
@@ -82,24 +97,31 @@ def lockdown_vars(
 
 
 async def finish_lockdown(
-    task: Task, server: Server, result: RunResult, summary: dict[str, Any]
+    task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:
+    server = servers[0]
     if result.status == "successful":
         server.security_locked = True
         await server.save(update_fields=["security_locked"])
 
 
-def audit_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict[str, Any]:
+def audit_vars(
+    task: Task, servers: list[Server], settings: Settings, public_key: str
+) -> dict[str, Any]:
+    server = servers[0]
     return {"audit_ssh_port": server.port, "audit_expected_allow_users": [server.app_username]}
 
 
 async def finish_audit(
-    task: Task, server: Server, result: RunResult, summary: dict[str, Any]
+    task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:
+    server = servers[0]
     summary["report"] = host_report(result, "audit", server)
 
 
-def service_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict[str, Any]:
+def service_vars(
+    task: Task, servers: list[Server], settings: Settings, public_key: str
+) -> dict[str, Any]:
     params = task.params
     variables = {"app_service_name": params["service_name"], "app_service_action": params["action"]}
     if "lines" in params:
@@ -110,8 +132,9 @@ def service_vars(task: Task, server: Server, settings: Settings, public_key: str
 
 
 async def finish_service(
-    task: Task, server: Server, result: RunResult, summary: dict[str, Any]
+    task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:
+    server = servers[0]
     summary["status"] = host_report(result, "service_status", server)
     logs = host_report(result, "service_logs", server)
     if logs is not None:
@@ -119,6 +142,22 @@ async def finish_service(
 
 
 KINDS: dict[TaskKind, KindSpec] = {
+    TaskKind.DEPLOY: KindSpec(
+        "deploy.yml",
+        deploy.deploy_vars,
+        deploy.record_hosts,
+        host_vars=deploy.app_user_vars,
+        status_changed=deploy.follow_deployment,
+        max_attempts=1,
+    ),
+    TaskKind.ROLLBACK: KindSpec(
+        "rollback.yml",
+        deploy.rollback_vars,
+        deploy.record_hosts,
+        host_vars=deploy.app_user_vars,
+        status_changed=deploy.follow_deployment,
+        max_attempts=1,
+    ),
     TaskKind.CONNECTION_TEST: KindSpec("ping.yml", no_vars, finish_connection_test),
     TaskKind.SETUP: KindSpec("setup.yml", setup_vars, finish_setup),
     TaskKind.PACKAGES: KindSpec("setup.yml", setup_vars, finish_setup),

@@ -29,6 +29,7 @@ TOPIC_RE = re.compile(r"^(all|(task|server|app|deployment):[1-9][0-9]{0,8})$")
 AUTH_TIMEOUT = 10
 HEARTBEAT = 30
 MAX_MESSAGE = 64 * 1024
+MAX_SEQ = 2**31 - 1
 
 
 async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> bool:
@@ -53,7 +54,9 @@ async def _subscribe(request: web.Request, subscriber: Subscriber, message: dict
             {"type": "error", "code": "invalid_topic", "message": f"Unknown topic {topic!r}."}
         )
         return
-    if after is not None and (not isinstance(after, int) or isinstance(after, bool) or after < 0):
+    if after is not None and (
+        not isinstance(after, int) or isinstance(after, bool) or not 0 <= after <= MAX_SEQ
+    ):
         subscriber.send(
             {
                 "type": "error",
@@ -116,6 +119,16 @@ so that it never slows the others down; reconnect and subscribe with `after` to 
 """
 
 
+def _unsubscribe(subscriber: Subscriber, topic: object) -> None:
+    if not isinstance(topic, str) or not TOPIC_RE.match(topic):
+        subscriber.send(
+            {"type": "error", "code": "invalid_topic", "message": f"Unknown topic {topic!r}."}
+        )
+        return
+    subscriber.topics.discard(topic)
+    subscriber.send({"type": "unsubscribed", "topic": topic})
+
+
 @public
 @operation(
     tags=["websocket"], summary="Live task, server and service updates", description=MESSAGES
@@ -145,8 +158,7 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             if kind == "subscribe":
                 await _subscribe(request, subscriber, message)
             elif kind == "unsubscribe":
-                subscriber.topics.discard(message.get("topic"))
-                subscriber.send({"type": "unsubscribed", "topic": message.get("topic")})
+                _unsubscribe(subscriber, message.get("topic"))
             elif kind == "ping":
                 subscriber.send({"type": "pong"})
             else:
