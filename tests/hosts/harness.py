@@ -218,6 +218,20 @@ class TargetHosts:
             self._launch(host, fresh=False)
             self._wait_ready([host])
 
+    def reset_host(self, host: TargetHost) -> None:
+        """Replace one host by a fresh one (new disk, new host keys), like a reinstalled VPS.
+
+        For tests that lock a host down: the next test finds a pristine machine again.
+        """
+        with timed(f"resetting {host.name}"):
+            self.stop_host(host, kill=True)
+            machine = Machine(host.name)
+            machine.unmount()
+            shutil.rmtree(machine.dir, ignore_errors=True)
+            self._launch(host, fresh=True)
+            self._write_files()
+            self._wait_ready([host])
+
     def restart_host(self, host: TargetHost) -> None:
         """Power-cycle one host."""
         self.stop_host(host)

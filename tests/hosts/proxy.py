@@ -61,11 +61,12 @@ def _config(mirror: Mirror) -> str:
 
 
 def _is_ours(argv: list[str]) -> bool:
-    """An apt-cacher-ng started by this harness, in this checkout or another one."""
+    """An apt-cacher-ng of this lab, started by this checkout or another one (a CI clone
+    cleans up after a developer's session); never another lab's."""
     return (
         bool(argv)
         and Path(argv[0]).name == "apt-cacher-ng"
-        and any(arg.endswith("/.hosts/proxy") for arg in argv)
+        and any(arg.endswith(f"/{STATE_DIR.name}/proxy") for arg in argv)
     )
 
 

@@ -17,7 +17,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CACHE_DIR = REPO_ROOT / ".cache" / "hosts"
 
 # PBD_HOSTS_LAB=N (1-6, 8, 9) runs a second, separate set of hosts beside the default one
 # (its own names, bridge, subnet 10.213.N.0/24, proxy port and state dir), so that two
@@ -26,6 +25,8 @@ LAB = os.environ.get("PBD_HOSTS_LAB", "")
 if LAB and not (LAB.isdigit() and len(LAB) == 1 and LAB not in "07"):
     raise RuntimeError("PBD_HOSTS_LAB must be one digit from 1 to 9, but not 7")
 STATE_DIR = REPO_ROOT / (f".hosts-lab{LAB}" if LAB else ".hosts")
+# Per lab: the base's key includes the lab's proxy address, and a build prunes other keys.
+CACHE_DIR = REPO_ROOT / ".cache" / (f"hosts-lab{LAB}" if LAB else "hosts")
 NAME_PREFIX = f"pbd{LAB}-t"
 BRIDGE = f"pbdbr{LAB or 0}"
 SUBNET_OCTET = int(LAB) if LAB else 7
