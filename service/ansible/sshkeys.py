@@ -53,6 +53,21 @@ def public_key(settings: Settings) -> str:
     return path.read_text().strip()
 
 
+def public_key_of(private_key: Path) -> str | None:
+    """The public half of an operator's key file (for the app user), or None if unreadable.
+
+    A passphrase-protected key cannot be read without its passphrase: ssh-keygen fails and
+    the operator adds the public key through `authorized_keys` instead.
+    """
+    public = _public_path(private_key)
+    try:
+        if public.is_file():
+            return public.read_text().strip() or None
+        return _ssh_keygen("-y", "-P", "", "-f", str(private_key)).strip() or None
+    except (OSError, ServiceUnavailable):
+        return None
+
+
 def _public_path(key: Path) -> Path:
     return key.with_name(key.name + ".pub")
 

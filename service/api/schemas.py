@@ -276,6 +276,10 @@ class SetupSchema(Schema):
             "description": "Extra public keys for the app user (the service's key is always added)."
         },
     )
+    upgrade = StrictBoolean(
+        load_default=False,
+        metadata={"description": "Also apply every pending upgrade (apt dist-upgrade)."},
+    )
     packages = fields.List(
         fields.String(validate=validate.Regexp(PACKAGE_RE, error="Not a Debian package name.")),
         load_default=list,

@@ -9,9 +9,11 @@ status change, and `finish` records the real outcome (connection facts, `setup_c
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from service.ansible.runner import RunResult
+from service.ansible.sshkeys import public_key_of
 from service.config import Settings
 from service.models import Server, Task, TaskKind
 from service.tasks import deploy
@@ -63,14 +65,21 @@ async def finish_connection_test(
 def setup_vars(
     task: Task, servers: list[Server], settings: Settings, public_key: str
 ) -> dict[str, Any]:
-    """The app user gets the service's key (so it can connect after lockdown) plus any extra."""
+    """The app user gets the key the service connects with (so it can connect after lockdown:
+    the service's own, or the server's manual key) plus any extra keys."""
     server = servers[0]
     part = task.params.get("part", "all")
+    keys = [public_key]
+    if server.manual_key_path:
+        manual = public_key_of(Path(server.manual_key_path))
+        if manual:
+            keys.append(manual)
     return {
         "app_user_name": server.app_username,
-        "app_user_authorized_keys": [public_key, *task.params.get("authorized_keys", [])],
+        "app_user_authorized_keys": [*keys, *task.params.get("authorized_keys", [])],
         "app_user_enabled": part in ("all", "user"),
         "packages_enabled": part in ("all", "packages"),
+        "packages_dist_upgrade": bool(task.params.get("upgrade")),
         **({"packages_extra": task.params["packages"]} if task.params.get("packages") else {}),
     }
 
