@@ -1,0 +1,128 @@
+"""Upload of a large deploy zip: throughput against a plain `cp`, and the service's RSS growth.
+
+Baseline, same run, same disk: `cp` of the same file into the same data directory.
+Memory: the service's peak RSS (VmHWM) during the upload minus its RSS just before it.
+
+    .venv/bin/python -m bench.upload [--size-mib 1024]
+"""
+
+import argparse
+import asyncio
+import os
+import subprocess
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import aiohttp
+
+from tests.service_process import running_service
+
+CHUNK = 4 * 1024 * 1024
+
+
+def make_zip(path: Path, size: int) -> None:
+    """A valid zip holding `size` bytes of random data, stored (ratio 1:1, like built assets)."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:
+        with archive.open("payload.bin", "w", force_zip64=True) as entry:
+            left = size
+            while left:
+                block = os.urandom(min(CHUNK, left))
+                entry.write(block)
+                left -= len(block)
+        archive.writestr("bin/start", "#!/bin/sh\nexec python3 server.py\n")
+
+
+def memory_kib(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak(pid: int) -> None:
+    """Reset VmHWM to the current RSS (Linux ≥ 4.0: write 5 to clear_refs)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+async def new_version(session: aiohttp.ClientSession, base: str) -> int:
+    stamp = time.time_ns()
+    server = await (
+        await session.post(f"{base}/api/v1/servers", json={"name": f"s{stamp}", "host": "10.0.0.1"})
+    ).json()
+    app = {"name": f"a{stamp}", "server_id": server["id"], "remote_path": "/srv/a",
+           "service_name": "a"}  # fmt: skip
+    app = await (await session.post(f"{base}/api/v1/apps", json=app)).json()
+    version = {"app_id": app["id"], "version_number": "1.0.0"}
+    return (await (await session.post(f"{base}/api/v1/versions", json=version)).json())["id"]
+
+
+def curl_upload(url: str, token: str, path: Path) -> float:
+    """Upload with curl (a separate process, streaming the file: `-T`), timed to the reply."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        ["curl", "-sS", "-X", "POST", "-T", str(path), "-o", "/dev/null", "-w", "%{http_code}",
+         "-H", "Content-Type: application/zip", "-H", f"Authorization: Bearer {token}",
+         "-H", "Expect:", url],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    elapsed = time.perf_counter() - started
+    assert result.stdout == "201", result.stdout + result.stderr
+    return elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--size-mib", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    size = args.size_mib * 1024 * 1024
+    with tempfile.TemporaryDirectory(dir=Path.cwd()) as tmp:
+        work = Path(tmp)
+        source = work / "build.zip"
+        started = time.perf_counter()
+        make_zip(source, size)
+        took = time.perf_counter() - started
+        print(f"made a {source.stat().st_size / 2**20:.0f} MiB zip in {took:.1f}s")
+        data_dir = work / "data"
+        data_dir.mkdir()
+        env = {
+            "PBD_MAX_UPLOAD_BYTES": str(2 * size),
+            "PBD_MAX_UNZIPPED_BYTES": str(2 * size),
+            "PBD_LOG_LEVEL": "WARNING",
+        }
+        async with running_service(data_dir, extra_env=env) as service:
+            pid = service.process.pid
+            cp_times, upload_times, growth = [], [], []
+            for run in range(args.runs):
+                copy = data_dir / f"cp-{run}.zip"
+                os.sync()
+                started = time.perf_counter()
+                await asyncio.to_thread(subprocess.run, ["cp", str(source), str(copy)], check=True)
+                cp_times.append(time.perf_counter() - started)
+                copy.unlink()
+                headers = {"Authorization": f"Bearer {service.token}"}
+                async with aiohttp.ClientSession(headers=headers) as session:
+                    version_id = await new_version(session, service.base_url)
+                url = f"{service.base_url}/api/v1/versions/{version_id}/upload"
+                reset_peak(pid)
+                before = memory_kib(pid, "VmRSS")
+                upload_times.append(
+                    await asyncio.to_thread(curl_upload, url, service.token, source)
+                )
+                os.sync()
+                growth.append((memory_kib(pid, "VmHWM") - before) / 1024)
+    mib = size / 2**20
+    best_cp, best_up = min(cp_times), min(upload_times)
+    print(f"cp:     {', '.join(f'{t:.2f}s' for t in cp_times)} -> best {mib / best_cp:.0f} MiB/s")
+    print(
+        f"upload: {', '.join(f'{t:.2f}s' for t in upload_times)} -> best {mib / best_up:.0f} MiB/s"
+    )
+    print(f"throughput ratio upload/cp (best runs): {best_cp / best_up:.2f}x")
+    figures = ", ".join(f"{g:.1f}" for g in growth)
+    print(f"service peak RSS growth during upload: {figures} MiB (max {max(growth):.1f})")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
