@@ -47,6 +47,9 @@ class Api:
     async def patch(self, path: str, **kwargs: Any) -> Reply:
         return await self.request("PATCH", path, **kwargs)
 
+    async def put(self, path: str, **kwargs: Any) -> Reply:
+        return await self.request("PUT", path, **kwargs)
+
     async def delete(self, path: str, **kwargs: Any) -> Reply:
         return await self.request("DELETE", path, **kwargs)
 

@@ -175,6 +175,7 @@ class VersionSchema(TimestampedSchema):
 
 class TaskSchema(TimestampedSchema):
     kind = fields.Enum(TaskKind, by_value=True, dump_only=True)
+    server_ids = fields.List(fields.Integer(), dump_only=True)
     status = fields.Enum(TaskStatus, by_value=True, dump_only=True)
     server_id = fields.Integer(dump_only=True, allow_none=True)
     app_id = fields.Integer(dump_only=True, allow_none=True)
