@@ -24,6 +24,7 @@ class Settings:
     max_zip_ratio: int = 200
     run_timeout: int = 3600
     retry_backoff: int = 5
+    unreachable_attempts: int = 3
 
     def __post_init__(self) -> None:
         if not self.database_url:

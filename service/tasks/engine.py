@@ -131,7 +131,7 @@ class TaskEngine:
             app_id=app_id,
             deployment_id=deployment_id,
             params=params or {},
-            max_attempts=KINDS[kind].max_attempts,
+            max_attempts=self.settings.unreachable_attempts if KINDS[kind].retry_unreachable else 1,
             limit_hosts=limit_hosts,
             retry_of=retry_of,
         )

@@ -32,8 +32,9 @@ class KindSpec:
     host_vars: HostVars | None = None
     status_changed: Hook | None = None
     """Called after every status change (queued, running, finished, cancelled, interrupted)."""
-    max_attempts: int = 3
-    """Attempts when hosts are unreachable (a failed task is never retried on its own)."""
+    retry_unreachable: bool = True
+    """Run again (up to the configured attempts) when hosts were unreachable; a failed task
+    is never retried on its own, and neither are deploys or service actions."""
 
 
 def host_report(result: RunResult, key: str, server: Server) -> Any:
@@ -157,7 +158,7 @@ KINDS: dict[TaskKind, KindSpec] = {
         deploy.record_hosts,
         host_vars=deploy.app_user_vars,
         status_changed=deploy.follow_deployment,
-        max_attempts=1,
+        retry_unreachable=False,
     ),
     TaskKind.ROLLBACK: KindSpec(
         "rollback.yml",
@@ -165,12 +166,14 @@ KINDS: dict[TaskKind, KindSpec] = {
         deploy.record_hosts,
         host_vars=deploy.app_user_vars,
         status_changed=deploy.follow_deployment,
-        max_attempts=1,
+        retry_unreachable=False,
     ),
     TaskKind.CONNECTION_TEST: KindSpec("ping.yml", no_vars, finish_connection_test),
     TaskKind.SETUP: KindSpec("setup.yml", setup_vars, finish_setup),
     TaskKind.PACKAGES: KindSpec("setup.yml", setup_vars, finish_setup),
     TaskKind.LOCKDOWN: KindSpec("lockdown.yml", lockdown_vars, finish_lockdown),
     TaskKind.AUDIT: KindSpec("audit.yml", audit_vars, finish_audit),
-    TaskKind.SERVICE: KindSpec("service.yml", service_vars, finish_service, max_attempts=1),
+    TaskKind.SERVICE: KindSpec(
+        "service.yml", service_vars, finish_service, retry_unreachable=False
+    ),
 }
