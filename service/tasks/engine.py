@@ -101,8 +101,7 @@ class TaskEngine:
             task.error = "The service stopped while this task was running; retry it."
             task.finished_at = datetime.now(UTC)
             task.pid = None
-            await task.save()
-            await self._status_changed(task)
+            await self._save_status(task)
         shutil.rmtree(self.runs_dir, ignore_errors=True)
 
     @property
@@ -191,11 +190,25 @@ class TaskEngine:
         if task.status not in FINISHED_STATUSES:
             await finished.wait()
 
+    async def _save_status(self, task: Task) -> None:
+        """Store a status after the kind has followed it: whoever sees the task finished
+        also sees its deployment finished."""
+        await self._follow(task)
+        await task.save()
+        self._announce(task)
+
     async def _status_changed(self, task: Task) -> None:
-        """Let the kind follow the change (a deployment's status), publish, wake waiters."""
+        """A status already stored: let the kind follow it, then announce it."""
+        await self._follow(task)
+        self._announce(task)
+
+    async def _follow(self, task: Task) -> None:
         follow = KINDS[task.kind].status_changed
         if follow is not None:
             await follow(task)
+
+    def _announce(self, task: Task) -> None:
+        """Publish a status change and wake whoever waits for the task to finish."""
         self.publisher.task_status(task)
         if task.status in FINISHED_STATUSES and task.id in self._finished:
             self._finished.pop(task.id).set()
@@ -358,8 +371,7 @@ class TaskEngine:
         else:
             task.status = status
             task.finished_at = datetime.now(UTC)
-        await task.save()
-        await self._status_changed(task)
+        await self._save_status(task)
 
     async def _finish_interrupted(self, running: Running) -> None:
         task = running.task
@@ -370,8 +382,7 @@ class TaskEngine:
         task.finished_at = datetime.now(UTC)
         task.pid = None
         task.last_seq = running.events.next_seq - 1
-        await task.save()
-        await self._status_changed(task)
+        await self._save_status(task)
 
 
 def targets(task: Task) -> set[int]:

@@ -12,11 +12,7 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +22,7 @@ import pytest
 
 from tests.hosts import TargetHosts
 from tests.hosts.harness import TargetHost
+from tests.http_probe import Poller, get
 from tests.roles.fixtures import build_zip
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -133,45 +130,6 @@ class Lab:
             check=True,
         )
         return proc.stdout.strip()
-
-
-def get(host: TargetHost, domain: str | None = None, timeout: float = 5) -> tuple[int, str]:
-    """GET http://<host ip>/ through nginx (Host header = domain when given)."""
-    request = urllib.request.Request(f"http://{host.ip}/")
-    if domain:
-        request.add_header("Host", domain)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, response.read().decode().strip()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode(errors="replace").strip()
-
-
-class Poller(threading.Thread):
-    """Requests the app every 50 ms while a deploy runs; counts answers and failures."""
-
-    def __init__(self, host: TargetHost, domain: str | None = None) -> None:
-        super().__init__(daemon=True)
-        self.host, self.domain = host, domain
-        self.answers: Counter[str] = Counter()
-        self.failures: list[str] = []
-        self.halt = threading.Event()
-
-    def run(self) -> None:
-        while not self.halt.is_set():
-            try:
-                status, body = get(self.host, self.domain, timeout=5)
-                if status == 200:
-                    self.answers[body] += 1
-                else:
-                    self.failures.append(f"{status} {body[:80]}")
-            except OSError as exc:
-                self.failures.append(repr(exc))
-            self.halt.wait(0.05)
-
-    def stop(self) -> None:
-        self.halt.set()
-        self.join(timeout=10)
 
 
 def release(version: str) -> str:
@@ -312,7 +270,10 @@ def test_deploy_switch_failure_and_rollback_on_one_host(lab: Lab, zips: dict[str
     assert run.rc != 0
     result = run.stats["deploy"][name]
     assert (result["status"], result["step"]) == ("rolled_back", "post_hooks")
-    assert "switched back to release " + release("2.0.0") in " ".join(run.failure_messages())
+    messages = " ".join(run.failure_messages())
+    assert "failed at step post_hooks" in messages
+    assert "/bin/false -> exit 1" in messages
+    assert "switched back to release " + release("2.0.0") in messages
     assert get(host) == (200, "version 2.0.0")
     assert lab.ssh(host, "readlink /srv/apps/shop/current") == f"releases/{release('2.0.0')}"
     assert lab.ssh(host, "systemctl is-active shop-green.service") == "active"
