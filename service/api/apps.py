@@ -6,6 +6,7 @@ from aiohttp_apispec import querystring_schema, request_schema, response_schema
 from service.api.common import (
     ID_PATTERN,
     body,
+    filter_by,
     no_content,
     operation,
     paginate,
@@ -29,11 +30,7 @@ TAGS = ["apps"]
 @response_schema(AppPageSchema, 200, description="One page of apps.")
 async def list_apps(request: web.Request) -> web.Response:
     params = query(request)
-    found = App.all()
-    if "server_id" in params:
-        found = found.filter(server_id=params["server_id"])
-    if "status" in params:
-        found = found.filter(status=params["status"])
+    found = filter_by(App.all(), params, "server_id", "status")
     if "q" in params:
         found = found.filter(name__icontains=params["q"])
     return await paginate(found, params, APP)

@@ -52,6 +52,12 @@ def ordering(sort: str) -> list[str]:
     return [sort, tiebreak]
 
 
+def filter_by(queryset: QuerySet[Any], params: dict[str, Any], *keys: str) -> QuerySet[Any]:
+    """Narrow a list to the equality filters (`server_id`, `status`, ...) the query gave."""
+    present = {key: params[key] for key in keys if key in params}
+    return queryset.filter(**present) if present else queryset
+
+
 def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else value
 

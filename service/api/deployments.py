@@ -3,7 +3,16 @@
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
 
-from service.api.common import ID_PATTERN, body, operation, paginate, query, record_id, respond
+from service.api.common import (
+    ID_PATTERN,
+    body,
+    filter_by,
+    operation,
+    paginate,
+    query,
+    record_id,
+    respond,
+)
 from service.api.schemas import (
     DeploymentAcceptedSchema,
     DeploymentListQuerySchema,
@@ -109,10 +118,7 @@ async def rollback_app(request: web.Request) -> web.Response:
 @response_schema(DeploymentPageSchema, 200, description="One page of deployments.")
 async def list_deployments(request: web.Request) -> web.Response:
     params = query(request)
-    found = Deployment.all()
-    for key in ("app_id", "status"):
-        if key in params:
-            found = found.filter(**{key: params[key]})
+    found = filter_by(Deployment.all(), params, "app_id", "status")
     if "since" in params:
         found = found.filter(created__gte=params["since"])
     if "until" in params:

@@ -3,7 +3,16 @@
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
 
-from service.api.common import ID_PATTERN, body, operation, paginate, query, record_id, respond
+from service.api.common import (
+    ID_PATTERN,
+    body,
+    filter_by,
+    operation,
+    paginate,
+    query,
+    record_id,
+    respond,
+)
 from service.api.schemas import (
     TaskAcceptedSchema,
     TaskEventPageSchema,
@@ -44,10 +53,8 @@ def accepted(task: Task) -> web.Response:
 @response_schema(TaskPageSchema, 200, description="One page of tasks.")
 async def list_tasks(request: web.Request) -> web.Response:
     params = query(request)
-    filters = {
-        key: params[key] for key in ("server_id", "app_id", "status", "kind") if key in params
-    }
-    return await paginate(Task.filter(**filters), params, TASK)
+    found = filter_by(Task.all(), params, "server_id", "app_id", "status", "kind")
+    return await paginate(found, params, TASK)
 
 
 @operation(tags=TAGS, summary="Status, progress, timings and result of a task", errors=[NotFound])

@@ -8,6 +8,7 @@ from aiohttp_apispec import querystring_schema, request_schema, response_schema
 from service.api.common import (
     ID_PATTERN,
     body,
+    filter_by,
     no_content,
     operation,
     paginate,
@@ -39,10 +40,7 @@ TAGS = ["versions"]
 @response_schema(VersionPageSchema, 200, description="One page of versions.")
 async def list_versions(request: web.Request) -> web.Response:
     params = query(request)
-    found = Version.all()
-    if "app_id" in params:
-        found = found.filter(app_id=params["app_id"])
-    return await paginate(found, params, VERSION)
+    return await paginate(filter_by(Version.all(), params, "app_id"), params, VERSION)
 
 
 @operation(tags=TAGS, summary="Create a version of an app", errors=[Conflict])
