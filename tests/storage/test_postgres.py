@@ -1,12 +1,12 @@
-"""The same model code, migrations and API on PostgreSQL (a server the test starts itself)."""
+"""The same model code, migrations and API on PostgreSQL (a server the test starts itself).
 
+The service runs as its own process, as in production: one process, one database.
+"""
+
+import aiohttp
 import pytest
 
-from service.app import create_app
-from service.config import Settings
-from service.domain import tokens
-from service.models import Task, TaskKind
-from tests.conftest import Api
+from tests.service_process import running_service
 from tests.storage.postgres import postgres_server
 
 
@@ -16,51 +16,61 @@ def postgres_url():
         yield url
 
 
-async def test_the_api_on_postgresql(aiohttp_client, tmp_path, postgres_url):
-    settings = Settings(data_dir=tmp_path, database_url=postgres_url, workers=1)
-    api = Api(await aiohttp_client(create_app(settings)), "")
-    api.headers = {"Authorization": f"Bearer {(await tokens.issue_token('pg')).secret}"}
+async def test_the_api_on_postgresql(tmp_path, postgres_url):
+    env = {"PBD_DATABASE_URL": postgres_url, "PBD_UNREACHABLE_ATTEMPTS": "1"}
+    async with running_service(tmp_path, extra_env=env) as service:
+        assert "postgres://postgres:***@" in service.output, "the password is not shown"
+        headers = {"Authorization": f"Bearer {service.token}"}
+        async with aiohttp.ClientSession(service.base_url + "/api/v1/", headers=headers) as http:
 
-    servers = []
-    for index in range(25):
-        reply = await api.post(
-            "/api/v1/servers", json={"name": f"pg-{index:02d}", "host": "10.0.0.1"}
-        )
-        assert reply.status == 201, reply.body
-        servers.append(reply.body)
-    page = await api.get("/api/v1/servers", params={"per_page": 10, "page": 3, "sort": "-name"})
-    assert page.body["total_items"] == 25 and page.body["total_pages"] == 3
-    assert [s["name"] for s in page.body["items"]] == [f"pg-{i:02d}" for i in range(4, -1, -1)]
-    assert (await api.get("/api/v1/servers", params={"q": "PG-1"})).body["total_items"] == 10
-    assert (
-        await api.post("/api/v1/servers", json={"name": "pg-00", "host": "10.0.0.1"})
-    ).status == 409
+            async def call(method: str, path: str, **kwargs) -> tuple[int, dict]:
+                async with http.request(method, path, **kwargs) as response:
+                    return response.status, await response.json() if response.status != 204 else {}
 
-    app = (await api.post("/api/v1/apps", json={"name": "shop", "server_id": servers[0]["id"],
-           "remote_path": "/srv/shop", "service_name": "shop"})).body  # fmt: skip
-    put = await api.put(
-        f"/api/v1/apps/{app['id']}/servers", json={"server_ids": [servers[1]["id"]]}
-    )
-    assert put.body["server_ids"] == [servers[0]["id"], servers[1]["id"]]
-    version = await api.post(
-        "/api/v1/versions", json={"app_id": app["id"], "version_number": "1.0.0"}
-    )
-    assert version.status == 201
+            servers = []
+            for index in range(25):
+                server = {"name": f"pg-{index:02d}", "host": "10.0.0.1"}
+                status, body = await call("POST", "servers", json=server)
+                assert status == 201, body
+                servers.append(body)
+            _, page = await call(
+                "GET", "servers", params={"per_page": 10, "page": 3, "sort": "-name"}
+            )
+            assert page["total_items"] == 25 and page["total_pages"] == 3
+            assert [s["name"] for s in page["items"]] == [f"pg-{i:02d}" for i in range(4, -1, -1)]
+            _, found = await call("GET", "servers", params={"q": "PG-1"})
+            assert found["total_items"] == 10
+            assert (await call("POST", "servers", json={"name": "pg-00", "host": "10.0.0.1"}))[
+                0
+            ] == 409
 
-    third = servers[2]["id"]
-    params = {"nested": {"list": [1, 2]}}
-    task = await Task.create(
-        kind=TaskKind.AUDIT, server_id=third, server_ids=[third], params=params, status="failed"
-    )
-    listed = await api.get("/api/v1/tasks", params={"server_id": third})
-    assert listed.body["items"][0]["params"] == params
-    assert listed.body["items"][0]["id"] == task.id
+            first, second = servers[0]["id"], servers[1]["id"]
+            app = {
+                "name": "shop",
+                "server_id": first,
+                "remote_path": "/srv/shop",
+                "service_name": "shop",
+            }
+            _, app = await call("POST", "apps", json=app)
+            _, linked = await call(
+                "PUT", f"apps/{app['id']}/servers", json={"server_ids": [second]}
+            )
+            assert linked["server_ids"] == [first, second]
+            status, version = await call(
+                "POST", "versions", json={"app_id": app["id"], "version_number": "1.0.0"}
+            )
+            assert status == 201
 
-    assert (await api.delete(f"/api/v1/servers/{servers[0]['id']}")).status == 409
-    assert (
-        await api.delete(f"/api/v1/servers/{servers[0]['id']}", params={"cascade": "true"})
-    ).status == 204
-    assert (await api.get(f"/api/v1/apps/{app['id']}")).status == 404
-    assert (await api.get(f"/api/v1/versions/{version.body['id']}")).status == 404
-    health = await api.get("/api/v1/health")
-    assert health.body["components"]["database"]["ok"] is True
+            status, accepted = await call("POST", f"servers/{second}/test-connection")
+            assert status == 202 and accepted["task"]["server_ids"] == [second]
+            _, tasks = await call("GET", "tasks", params={"server_id": second})
+            assert [t["id"] for t in tasks["items"]] == [accepted["task"]["id"]]
+
+            assert (await call("DELETE", f"servers/{first}"))[0] == 409
+            assert (await call("DELETE", f"servers/{first}", params={"cascade": "true"}))[0] == 204
+            assert (await call("GET", f"apps/{app['id']}"))[0] == 404
+            assert (await call("GET", f"versions/{version['id']}"))[0] == 404
+            _, health = await call("GET", "health")
+            assert health.get("components", health.get("error", {}).get("details", {}))["database"][
+                "ok"
+            ]
