@@ -149,3 +149,44 @@ class TaskWatcher:
                 future = self.finished(task["id"])
                 if not future.done():
                     future.set_result((received, task))
+
+
+# -- Shared by the benchmarks that provision servers and deploy apps ---------------------------
+# (bench.provisioning, bench.deploy)
+
+TASK_TIMEOUT = 1800
+"""Seconds a round of tasks may take before the benchmark gives up."""
+
+
+async def api_json(
+    client: ServiceClient, method: str, path: str, body: object = None, status: int = 200
+) -> dict:
+    """One call to /api/v1/<path> (JSON body when given); the reply, its status asserted."""
+    url = f"{client.base_url}/api/v1/{path}"
+    async with client.session.request(method, url, json=body) as response:
+        reply = await response.json()
+        assert response.status == status, (response.status, reply)
+        return reply
+
+
+async def run_together(
+    client: ServiceClient,
+    watcher: TaskWatcher,
+    requests: list[tuple[str, object]],
+) -> tuple[float, list[dict], list[dict]]:
+    """POST every (path, body) at once (each answers 202 with a task); wait for them all.
+
+    Returns the wall seconds from sending the POSTs to the last final `task.status` received,
+    the 202 replies and the tasks as GET /tasks/{id} returns them, each one asserted successful.
+    """
+    started = time.perf_counter()
+    replies = await asyncio.gather(
+        *(api_json(client, "POST", path, body, status=202) for path, body in requests)
+    )
+    async with asyncio.timeout(TASK_TIMEOUT):
+        done = await asyncio.gather(*(watcher.finished(reply["task"]["id"]) for reply in replies))
+    wall = max(received for received, _ in done) - started
+    tasks = [await api_json(client, "GET", f"tasks/{reply['task']['id']}") for reply in replies]
+    for task in tasks:
+        assert task["status"] == "successful", (task["id"], task["kind"], task["error"])
+    return wall, replies, tasks

@@ -1,0 +1,125 @@
+"""Provisioning through the service: setup + lockdown + audit on 1 host vs N hosts at once.
+
+Each round runs on fresh hosts (lab 4) and its own freshly started `pb-deployer serve`
+(new data directory, so no pinned host key or SSH master of an earlier round is reused),
+started with PBD_WORKERS=N: the service runs one task per server, up to its workers.
+
+  1-host round (baseline): setup ({"upgrade": false}), then lockdown, then audit on one host.
+  N-host round: the same three steps, each submitted for all N servers together (N POSTs
+    sent at once); a step starts when the previous step finished on every host.
+  Then a second, idempotent lockdown on the N hosts (changes nothing: reported per host).
+
+Each step's wall time runs from sending its POSTs to the last final `task.status` received
+over a WebSocket subscribed to "all" (poll-free). The host of the 1-host round is then
+replaced by a fresh one (`reset_host`) for the N-host round.
+
+    .venv/bin/python -m bench.provisioning [--hosts 5]
+"""
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ServiceClient, TaskWatcher, api_json, lab_hosts, run_together
+from tests.service_process import running_service
+
+STEPS = [("setup", {"upgrade": False}), ("security/lockdown", None), ("security/audit", None)]
+
+
+async def provision_round(harness, hosts, workers: int, label: str) -> dict:
+    """setup, lockdown, audit on `hosts` (each step on all of them at once) in a new service."""
+    with tempfile.TemporaryDirectory(prefix=f"pbd-bench-prov-{label}-") as tmp:
+        extra = {"PBD_LOG_LEVEL": "WARNING", "PBD_WORKERS": str(workers)}
+        async with running_service(Path(tmp) / "data", extra_env=extra) as service:
+            client = ServiceClient(service.base_url, service.token)
+            try:
+                servers = [
+                    await client.create_server(h, harness.private_key, name=f"{label}-{h.name}")
+                    for h in hosts
+                ]
+                ids = [server["id"] for server in servers]
+                walls: dict[str, float] = {}
+                async with TaskWatcher(client) as watcher:
+                    for operation, body in STEPS:
+                        requests = [(f"servers/{sid}/{operation}", body) for sid in ids]
+                        walls[operation], _, _ = await run_together(client, watcher, requests)
+                        wall = walls[operation]
+                        print(f"  {label}: {operation} on {len(ids)} host(s) {wall:.1f}s")
+                    audits = [
+                        await api_json(client, "GET", f"servers/{sid}/security/audit")
+                        for sid in ids
+                    ]
+                    scores = [audit["report"]["score"] for audit in audits]
+                    failing = sorted(
+                        {
+                            finding["id"]
+                            for audit in audits
+                            for finding in audit["report"]["findings"]
+                            if not finding["passed"]
+                        }
+                    )
+                    again = changed = None
+                    if len(ids) > 1:
+                        requests = [(f"servers/{sid}/security/lockdown", None) for sid in ids]
+                        again, _, tasks = await run_together(client, watcher, requests)
+                        changed = [sum(t["result"]["stats"]["changed"].values()) for t in tasks]
+                        print(f"  {label}: second lockdown on {len(ids)} host(s) {again:.1f}s")
+            finally:
+                await client.close()
+    return {
+        "walls": walls,
+        "scores": scores,
+        "failing": failing,
+        "again": again,
+        "changed": changed,
+    }
+
+
+async def bench(harness, hosts, args: argparse.Namespace) -> None:
+    one = await provision_round(harness, hosts[:1], args.hosts, "one")
+    started = time.perf_counter()
+    await asyncio.to_thread(harness.reset_host, hosts[0])  # pristine again for the N-host round
+    print(f"  reset {hosts[0].name} to a fresh host in {time.perf_counter() - started:.1f}s")
+    many = await provision_round(harness, hosts, args.hosts, "many")
+    report(args, one, many)
+
+
+def report(args: argparse.Namespace, one: dict, many: dict) -> None:
+    n = args.hosts
+    print(
+        f"setup (upgrade false) + lockdown + audit through the API, PBD_WORKERS={n}; "
+        f"1 host alone (baseline), then {n} hosts at once (fresh hosts each round)"
+    )
+    for operation, _ in STEPS:
+        a, b = one["walls"][operation], many["walls"][operation]
+        print(f"  {operation:<18} 1 host {a:7.1f}s   {n} hosts {b:7.1f}s   ratio {b / a:.2f}x")
+    a, b = sum(one["walls"].values()), sum(many["walls"].values())
+    print(f"  {'total':<18} 1 host {a:7.1f}s   {n} hosts {b:7.1f}s   ratio {b / a:.2f}x")
+    print(f"audit scores after lockdown: 1 host {one['scores']}, {n} hosts {many['scores']}")
+    print(f"  failing findings: 1 host {one['failing']}, {n} hosts {many['failing']}")
+    print(
+        f"second (idempotent) lockdown on {n} hosts: {many['again']:.1f}s "
+        f"(first {many['walls']['security/lockdown']:.1f}s); "
+        f"changed tasks per host: {many['changed']}"
+    )
+    print(f"ratio {n} hosts / 1 host (setup+lockdown+audit wall): {b / a:.2f}x (aim <= 1.5x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--hosts", type=int, default=5)
+    args = parser.parse_args()
+    if args.hosts < 2:
+        parser.error("--hosts must be at least 2")
+    began = time.perf_counter()
+    print(f"load average at start: {os.getloadavg()}")
+    with lab_hosts(args.hosts) as (harness, hosts):
+        asyncio.run(bench(harness, hosts, args))
+    print(f"load average at end: {os.getloadavg()}; total time {time.perf_counter() - began:.0f}s")
+
+
+if __name__ == "__main__":
+    main()
