@@ -1,9 +1,9 @@
-"""Every molecule scenario (`molecule/<role>/`) as one test, run for real on fresh target hosts.
+"""Every molecule scenario (`molecule/<role>/`) as one test, run for real on a fresh host.
 
-Each scenario gets hosts with a fresh filesystem: the lockdown scenarios disable root's SSH
-login, which would break the next scenario (whose prepare step logs in as root) and any later
-test of the session. The harness cannot recreate a single host on a fresh disk
-(`restart_host` keeps the disk), so the whole set is booted again with `start()` (~2 s).
+Each scenario gets one host on a fresh disk and an inventory holding only that host: the
+lockdown scenarios disable root's SSH login, which would break the next scenario (whose
+prepare step logs in as root) and any later test of the session, so the host is reset
+before and after.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.hosts import TargetHosts
 
@@ -54,25 +55,24 @@ def tail(path: Path, lines: int = TAIL_LINES) -> str:
     return "\n".join(text[-lines:])
 
 
-@pytest.fixture(scope="module")
-def fresh_hosts_after(target_hosts: TargetHosts) -> Iterator[int]:
-    """The session's host count; after the last scenario, pristine hosts for later tests."""
-    count = len(target_hosts.hosts)
-    yield count
-    target_hosts.start(count)
-
-
 @pytest.fixture
-def fresh_hosts(target_hosts: TargetHosts, fresh_hosts_after: int) -> TargetHosts:
-    """The session's hosts, booted again on fresh disks (an earlier scenario may lock them)."""
-    target_hosts.start(fresh_hosts_after)
-    return target_hosts
+def scenario_inventory(target_hosts: TargetHosts, tmp_path: Path) -> Iterator[Path]:
+    """The first host on a fresh disk, alone in an inventory; handed back pristine."""
+    host = target_hosts.hosts[0]
+    target_hosts.reset_host(host)
+    inventory = yaml.safe_load(target_hosts.inventory_path.read_text())
+    targets = inventory["all"]["children"]["targets"]
+    targets["hosts"] = {host.name: targets["hosts"][host.name]}
+    path = tmp_path / "inventory.yml"
+    path.write_text(yaml.safe_dump(inventory))
+    yield path
+    target_hosts.reset_host(host)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
-def test_molecule_scenario(scenario: str, fresh_hosts: TargetHosts, tmp_path: Path) -> None:
+def test_molecule_scenario(scenario: str, scenario_inventory: Path, tmp_path: Path) -> None:
     log = tmp_path / f"molecule-{scenario}.log"
-    env = molecule_env(fresh_hosts.inventory_path, tmp_path / "molecule")
+    env = molecule_env(scenario_inventory, tmp_path / "molecule")
     with log.open("w") as out:
         try:
             proc = subprocess.run(
