@@ -18,7 +18,6 @@ Everything (service, ansible-playbook processes, SSH, this load generator) share
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
 import tempfile
@@ -28,7 +27,14 @@ from pathlib import Path
 import aiohttp
 
 from bench.api_latency import seed
-from bench.common import FINISHED, ServiceClient, TaskWatcher, lab_hosts, percentile, summary
+from bench.common import (
+    FINISHED,
+    ServiceClient,
+    TaskWatcher,
+    percentile,
+    run_on_lab_hosts,
+    summary,
+)
 from tests.service_process import running_service
 
 OPERATIONS = {"audit": "security/audit", "ping": "test-connection"}
@@ -186,11 +192,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per phase")
     parser.add_argument("--phases", type=int, default=2, help="idle/loaded pairs")
     args = parser.parse_args()
-    began = time.perf_counter()
-    print(f"load average at start: {os.getloadavg()}")
-    with lab_hosts(args.hosts) as (harness, hosts):
-        asyncio.run(bench(harness, hosts, args))
-    print(f"load average at end: {os.getloadavg()}; total time {time.perf_counter() - began:.0f}s")
+    run_on_lab_hosts(bench, args)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import asyncio  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Awaitable, Callable, Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -190,3 +190,13 @@ async def run_together(
     for task in tasks:
         assert task["status"] == "successful", (task["id"], task["kind"], task["error"])
     return wall, replies, tasks
+
+
+def run_on_lab_hosts(bench: Callable[..., Awaitable[Any]], args: Any) -> Any:
+    """Boot `args.hosts` lab hosts, run `bench(harness, hosts, args)`, report load and time."""
+    began = time.perf_counter()
+    print(f"load average at start: {os.getloadavg()}")
+    with lab_hosts(args.hosts) as (harness, hosts):
+        result = asyncio.run(bench(harness, hosts, args))
+    print(f"load average at end: {os.getloadavg()}; total time {time.perf_counter() - began:.0f}s")
+    return result

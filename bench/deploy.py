@@ -30,7 +30,13 @@ import time
 import zipfile
 from pathlib import Path
 
-from bench.common import ServiceClient, TaskWatcher, api_json, lab_hosts, run_together
+from bench.common import (
+    ServiceClient,
+    TaskWatcher,
+    api_json,
+    run_on_lab_hosts,
+    run_together,
+)
 from tests.roles.fixtures import build_zip
 from tests.service_process import running_service
 
@@ -192,12 +198,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.hosts < 2:
         parser.error("--hosts must be at least 2")
-    began = time.perf_counter()
-    print(f"load average at start: {os.getloadavg()}")
-    with lab_hosts(args.hosts) as (harness, hosts):
-        figures = asyncio.run(bench(harness, hosts, args))
-    report(args, figures)
-    print(f"load average at end: {os.getloadavg()}; total time {time.perf_counter() - began:.0f}s")
+    report(args, run_on_lab_hosts(bench, args))
 
 
 if __name__ == "__main__":

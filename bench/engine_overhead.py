@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ServiceClient, TaskWatcher, lab_hosts
+from bench.common import ServiceClient, TaskWatcher, run_on_lab_hosts
 from service.ansible.inventory import render_inventory
 from service.ansible.runner import ANSIBLE_CONFIG, PLAYBOOKS_DIR, PROJECT_DIR
 from service.config import Settings
@@ -196,11 +196,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--playbook", choices=sorted(PLAYBOOKS), default="ping")
     args = parser.parse_args()
-    began = time.perf_counter()
-    print(f"load average at start: {os.getloadavg()}")
-    with lab_hosts(args.hosts) as (harness, hosts):
-        asyncio.run(bench(harness, hosts, args))
-    print(f"load average at end: {os.getloadavg()}; total time {time.perf_counter() - began:.0f}s")
+    run_on_lab_hosts(bench, args)
 
 
 if __name__ == "__main__":

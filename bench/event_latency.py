@@ -26,7 +26,6 @@ Baselines, same run:
 import argparse
 import asyncio
 import json
-import os
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -34,7 +33,13 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.common import ServiceClient, TaskWatcher, lab_hosts, percentile, summary
+from bench.common import (
+    ServiceClient,
+    TaskWatcher,
+    percentile,
+    run_on_lab_hosts,
+    summary,
+)
 from service.ansible import toolchain
 from service.ansible.inventory import render_inventory
 from service.ansible.runner import PlaybookSpec, run_playbook
@@ -228,11 +233,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ping-rounds", type=int, default=20)
     args = parser.parse_args()
-    began = time.perf_counter()
-    print(f"load average at start: {os.getloadavg()}")
-    with lab_hosts(args.hosts) as (harness, hosts):
-        asyncio.run(bench(harness, hosts, args))
-    print(f"load average at end: {os.getloadavg()}; total time {time.perf_counter() - began:.0f}s")
+    run_on_lab_hosts(bench, args)
 
 
 if __name__ == "__main__":

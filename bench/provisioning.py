@@ -18,12 +18,17 @@ replaced by a fresh one (`reset_host`) for the N-host round.
 
 import argparse
 import asyncio
-import os
 import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ServiceClient, TaskWatcher, api_json, lab_hosts, run_together
+from bench.common import (
+    ServiceClient,
+    TaskWatcher,
+    api_json,
+    run_on_lab_hosts,
+    run_together,
+)
 from tests.service_process import running_service
 
 STEPS = [("setup", {"upgrade": False}), ("security/lockdown", None), ("security/audit", None)]
@@ -114,11 +119,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.hosts < 2:
         parser.error("--hosts must be at least 2")
-    began = time.perf_counter()
-    print(f"load average at start: {os.getloadavg()}")
-    with lab_hosts(args.hosts) as (harness, hosts):
-        asyncio.run(bench(harness, hosts, args))
-    print(f"load average at end: {os.getloadavg()}; total time {time.perf_counter() - began:.0f}s")
+    run_on_lab_hosts(bench, args)
 
 
 if __name__ == "__main__":
