@@ -34,16 +34,33 @@ async def seed(data_dir: Path, count: int) -> None:
         )
 
 
-async def load(
-    url: str, headers: dict[str, str], pages: int, requests: int, clients: int
+async def get_pages(
+    url: str,
+    headers: dict[str, str],
+    pages: int,
+    clients: int,
+    *,
+    requests: int | None = None,
+    duration: float | None = None,
 ) -> list[float]:
+    """Closed-loop GETs of random 50-item pages from `clients` clients; latencies in ms.
+
+    Stops after `requests` requests in all, or after `duration` seconds.
+    """
     samples: list[float] = []
     remaining = requests
+    deadline = time.perf_counter() + duration if duration is not None else None
+
+    def more() -> bool:
+        nonlocal remaining
+        if deadline is not None:
+            return time.perf_counter() < deadline
+        assert remaining is not None
+        remaining -= 1
+        return remaining >= 0
 
     async def client(session: aiohttp.ClientSession) -> None:
-        nonlocal remaining
-        while remaining > 0:
-            remaining -= 1
+        while more():
             page = random.randint(1, pages)
             started = time.perf_counter()
             async with session.get(url, params={"per_page": 50, "page": page}) as response:
@@ -100,9 +117,11 @@ async def main() -> None:
     )
     try:
         await asyncio.sleep(1.5)
-        await load(f"http://127.0.0.1:{port}/servers", {}, pages, 500, args.clients)  # warm-up
-        base_samples = await load(
-            f"http://127.0.0.1:{port}/servers", {}, pages, args.requests, args.clients
+        await get_pages(
+            f"http://127.0.0.1:{port}/servers", {}, pages, args.clients, requests=500
+        )  # warm-up
+        base_samples = await get_pages(
+            f"http://127.0.0.1:{port}/servers", {}, pages, args.clients, requests=args.requests
         )
     finally:
         baseline.terminate()
@@ -116,9 +135,9 @@ async def main() -> None:
         async with running_service(data_dir, extra_env={"PBD_LOG_LEVEL": "WARNING"}) as service:
             headers = {"Authorization": f"Bearer {service.token}"}
             url = f"{service.base_url}/api/v1/servers"
-            await load(url, headers, pages, 500, args.clients)  # warm-up
+            await get_pages(url, headers, pages, args.clients, requests=500)  # warm-up
             started = time.perf_counter()
-            samples = await load(url, headers, pages, args.requests, args.clients)
+            samples = await get_pages(url, headers, pages, args.clients, requests=args.requests)
             elapsed = time.perf_counter() - started
 
     print(f"baseline (bare aiohttp, fixed page): {summary(base_samples)}")

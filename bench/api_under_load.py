@@ -18,15 +18,12 @@ Everything (service, ansible-playbook processes, SSH, this load generator) share
 
 import argparse
 import asyncio
-import random
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
-
-from bench.api_latency import seed
+from bench.api_latency import get_pages, seed
 from bench.common import (
     FINISHED,
     ServiceClient,
@@ -44,22 +41,7 @@ async def measure(
     url: str, headers: dict[str, str], pages: int, clients: int, duration: float
 ) -> list[float]:
     """Closed-loop GETs of random pages for `duration` seconds; latencies in ms."""
-    samples: list[float] = []
-    deadline = time.perf_counter() + duration
-
-    async def client(session: aiohttp.ClientSession) -> None:
-        while time.perf_counter() < deadline:
-            page = random.randint(1, pages)
-            started = time.perf_counter()
-            async with session.get(url, params={"per_page": 50, "page": page}) as response:
-                await response.read()
-                assert response.status == 200, response.status
-            samples.append((time.perf_counter() - started) * 1000)
-
-    connector = aiohttp.TCPConnector(limit=clients)
-    async with aiohttp.ClientSession(headers=headers, connector=connector) as session:
-        await asyncio.gather(*(client(session) for _ in range(clients)))
-    return samples
+    return await get_pages(url, headers, pages, clients, duration=duration)
 
 
 class RunLoops:
