@@ -30,6 +30,7 @@ from pathlib import Path
 from bench.common import ServiceClient, TaskWatcher, run_on_lab_hosts
 from service.ansible.inventory import render_inventory
 from service.ansible.runner import ANSIBLE_CONFIG, PLAYBOOKS_DIR, PROJECT_DIR
+from service.ansible.sshkeys import control_dir
 from service.config import Settings
 from service.models import Server
 from tests.service_process import running_service
@@ -120,7 +121,7 @@ async def bench(harness, hosts, args: argparse.Namespace) -> None:
             **os.environ,
             "ANSIBLE_CONFIG": str(ANSIBLE_CONFIG),
             # The engine's ControlPath directory (TaskEngine._envvars): shared masters.
-            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(settings.ssh_dir / "cp"),
+            "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir(settings)),
         }
         ansible_playbook = str(Path(sys.executable).parent / "ansible-playbook")
         extra = {"PBD_LOG_LEVEL": "WARNING"}

@@ -43,6 +43,7 @@ from bench.common import (
 from service.ansible import toolchain
 from service.ansible.inventory import render_inventory
 from service.ansible.runner import PlaybookSpec, run_playbook
+from service.ansible.sshkeys import control_dir
 from service.config import Settings
 from service.models import Server
 from tests.service_process import running_service
@@ -123,7 +124,7 @@ async def runner_rounds(servers: list[dict], data_dir: Path, rounds: int) -> lis
         spec = PlaybookSpec(
             playbook="ping.yml",
             inventory=render_inventory([server], settings),
-            envvars={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(settings.ssh_dir / "cp")},
+            envvars={"ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir(settings))},
         )
         run_dir = data_dir / "bench-runs" / f"{body['id']}-{run}"
         result = await run_playbook(spec, run_dir, on_event)

@@ -15,7 +15,7 @@ from service.ansible.sshkeys import ensure_service_key
 from service.api.openapi import build_openapi, openapi_yaml
 from service.api.v1 import create_v1_app
 from service.app import create_app
-from service.config import Settings
+from service.config import ConfigError, Settings
 from service.domain import tokens
 from service.errors import APIError, NotFound
 from service.logs import AccessLogger, configure_logging
@@ -26,7 +26,8 @@ Command = Callable[[argparse.Namespace, Settings], int]
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    return Settings.from_env(
+    return Settings.load(
+        config_file=getattr(args, "config", None),
         database_url=getattr(args, "database_url", None),
         data_dir=getattr(args, "data_dir", None),
         host=getattr(args, "host", None),
@@ -35,7 +36,27 @@ def _settings(args: argparse.Namespace) -> Settings:
     )
 
 
-def _with_database(settings: Settings, work: Callable[[], Awaitable[int]]) -> int:
+class UsageError(Exception):
+    """A command that cannot run as asked; the message says what to do instead."""
+
+
+def _require_database(settings: Settings) -> None:
+    """Refuse to create a database as a side effect: only `serve` and `migrate` may."""
+    path = settings.sqlite_path
+    if path is not None and not path.is_file():
+        raise UsageError(
+            f"no database at {path}. Point at the service's data with --data-dir, "
+            f"PBD_DATA_DIR or data_dir in the configuration file (or --database-url / "
+            f"PBD_DATABASE_URL), or create one with `pb-deployer migrate`."
+        )
+
+
+def _with_database(
+    settings: Settings, work: Callable[[], Awaitable[int]], *, create: bool = False
+) -> int:
+    if not create:
+        _require_database(settings)
+
     async def run() -> int:
         async with database(settings.database_url):
             return await work()
@@ -57,10 +78,14 @@ def serve(args: argparse.Namespace, settings: Settings) -> int:
             )
         return 0
 
-    _with_database(settings, first_start)
+    _with_database(settings, first_start, create=True)
+    url = f"http://{settings.host}:{settings.port}"
     print(
-        f"pb-deployer {__version__} on http://{settings.host}:{settings.port} "
-        f"(database {_redacted(settings.database_url)})",
+        f"pb-deployer {__version__}\n"
+        f"  data:     {settings.data_dir}\n"
+        f"  database: {_redacted(settings.database_url)}\n"
+        f"  API docs: {url}/api/docs\n"
+        f"listening on {url}",
         flush=True,
     )
     web.run_app(
@@ -88,7 +113,7 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
         print("Database schema is up to date.")
         return 0
 
-    return _with_database(settings, done)
+    return _with_database(settings, done, create=True)
 
 
 def token_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -142,6 +167,7 @@ def inventory_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.action is None and (args.server, args.app, args.output) != (None, None, "-"):
         print("error: --server, --app and --output go with export", file=sys.stderr)
         return 2
+    _require_database(settings)
     ensure_service_key(settings)  # the inventory names its private key file
 
     async def work() -> int:
@@ -170,12 +196,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument(
+        "--config",
+        type=Path,
+        help="TOML configuration file (env PBD_CONFIG; default /etc/pb-deployer/config.toml "
+        "as root, else ~/.config/pb-deployer/config.toml, if it exists)",
+    )
+    db.add_argument(
         "--database-url",
         help="sqlite://PATH or postgres://USER:PASS@HOST/DB "
         "(env PBD_DATABASE_URL; default DATA_DIR/pb-deployer.sqlite3)",
     )
     db.add_argument(
-        "--data-dir", help="database, artifacts and uploads (env PBD_DATA_DIR; default ./data)"
+        "--data-dir",
+        help="database, SSH key, uploads and runs (env PBD_DATA_DIR; default "
+        "/var/lib/pb-deployer as root, else ~/.local/share/pb-deployer)",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -233,6 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.func
     try:
         return command(args, _settings(args))
+    except (ConfigError, UsageError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except APIError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

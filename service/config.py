@@ -1,18 +1,53 @@
-"""Runtime settings: one typed object, filled from defaults, `PBD_*` variables and flags."""
+"""Runtime settings: one typed object, and the one place that decides where they come from.
+
+Every command (serve, migrate, token, inventory, the dynamic-inventory script) loads its
+settings through `Settings.load`: flags win over `PBD_*` environment variables, which win
+over the TOML configuration file, which wins over the defaults. Paths are made absolute
+when the settings load, so nothing depends on the working directory later (Ansible, for
+one, reads a relative inventory path as a host name).
+"""
 
 import os
+import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 ENV_PREFIX = "PBD_"
-DEFAULT_DATA_DIR = Path("data")
+CONFIG_ENV = "PBD_CONFIG"
+SYSTEM_CONFIG_FILE = Path("/etc/pb-deployer/config.toml")
+SYSTEM_DATA_DIR = Path("/var/lib/pb-deployer")
+
+
+class ConfigError(Exception):
+    """A configuration file or value that cannot be used; the message says which and why."""
+
+
+def default_data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """`/var/lib/pb-deployer` for root, else `$XDG_DATA_HOME/pb-deployer`
+    (`~/.local/share/pb-deployer`): never relative to the working directory."""
+    env = os.environ if environ is None else environ
+    if os.geteuid() == 0:
+        return SYSTEM_DATA_DIR
+    base = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "pb-deployer"
+
+
+def default_config_file(environ: Mapping[str, str] | None = None) -> Path:
+    """`/etc/pb-deployer/config.toml` for root, else `$XDG_CONFIG_HOME/pb-deployer/config.toml`."""
+    env = os.environ if environ is None else environ
+    if os.geteuid() == 0:
+        return SYSTEM_CONFIG_FILE
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "pb-deployer" / "config.toml"
 
 
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
-    data_dir: Path = DEFAULT_DATA_DIR
+    data_dir: Path = SYSTEM_DATA_DIR
     database_url: str = ""
     log_level: str = "INFO"
     max_json_body_bytes: int = 1024 * 1024
@@ -27,9 +62,22 @@ class Settings:
     unreachable_attempts: int = 3
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
         if not self.database_url:
-            sqlite_path = (self.data_dir / "pb-deployer.sqlite3").resolve()
+            sqlite_path = self.data_dir / "pb-deployer.sqlite3"
             object.__setattr__(self, "database_url", f"sqlite://{sqlite_path}")
+        elif self.sqlite_path is not None:
+            query = self.database_url.partition("?")[2]
+            absolute = f"sqlite://{self.sqlite_path}" + (f"?{query}" if query else "")
+            object.__setattr__(self, "database_url", absolute)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file (absolute), or None for another database or an in-memory one."""
+        scheme, _, location = self.database_url.partition("?")[0].partition("://")
+        if scheme != "sqlite" or location in ("", ":memory:"):
+            return None
+        return Path(location).expanduser().absolute()
 
     @property
     def ssh_dir(self) -> Path:
@@ -55,23 +103,67 @@ class Settings:
         return self.data_dir / "artifacts"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides: object) -> "Settings":
-        """Defaults, then `PBD_<FIELD>` variables, then explicit (non-None) overrides."""
+    def load(
+        cls,
+        *,
+        config_file: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        **flags: object,
+    ) -> "Settings":
+        """Defaults < the TOML file < `PBD_<FIELD>` variables < flags (those not None).
+
+        The file is `config_file`, else `$PBD_CONFIG`, else `default_config_file()` if it
+        exists; a file named explicitly must exist.
+        """
         env = os.environ if environ is None else environ
-        values: dict[str, object] = {}
+        values: dict[str, object] = {"data_dir": default_data_dir(env)}
+        named = config_file or (Path(env[CONFIG_ENV]) if env.get(CONFIG_ENV) else None)
+        path = named or default_config_file(env)
+        if named is not None or path.is_file():
+            values.update(read_config_file(path))
         for spec in fields(cls):
             raw = env.get(ENV_PREFIX + spec.name.upper())
             if raw is not None and raw != "":
-                values[spec.name] = _coerce(spec.type, raw)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if "data_dir" in values:
-            values["data_dir"] = Path(str(values["data_dir"]))
+                values[spec.name] = _coerce(spec.name, spec.type, raw)
+        values.update({name: value for name, value in flags.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]
 
 
-def _coerce(kind: object, raw: str) -> object:
+FIELD_TYPES = {spec.name: spec.type for spec in fields(Settings)}
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """The settings a TOML file sets: top-level keys named like the fields (`data_dir`, ...)."""
+    try:
+        document = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"configuration file {path} cannot be read: {exc}") from None
+    values: dict[str, Any] = {}
+    for name, value in document.items():
+        kind = FIELD_TYPES.get(name)
+        if kind is None:
+            known = ", ".join(sorted(FIELD_TYPES))
+            raise ConfigError(f"{path}: unknown setting {name!r} (known: {known})")
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigError(f"{path}: {name} must be an integer")
+        if kind is not int and not isinstance(value, str):
+            raise ConfigError(f"{path}: {name} must be a string")
+        values[name] = Path(value) if kind is Path else value
+        if kind is Path and not Path(value).is_absolute():
+            # Relative to the file, not to whichever directory a command runs in.
+            values[name] = path.parent / value
+    return values
+
+
+def _coerce(name: str, kind: object, raw: str) -> object:
     if kind is int:
-        return int(raw)
+        try:
+            return int(raw)
+        except ValueError:
+            variable = ENV_PREFIX + name.upper()
+            raise ConfigError(f"{variable} must be an integer, not {raw!r}") from None
     if kind is Path:
         return Path(raw)
     return raw

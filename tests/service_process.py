@@ -13,6 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
+PROJECT_DIR = Path(__file__).resolve().parents[1]
 TOKEN_RE = re.compile(r"^\s+(pbd_\S+)$", re.MULTILINE)
 
 
@@ -41,14 +42,21 @@ class ServiceProcess:
 
 
 async def start_service(
-    data_dir: Path, port: int | None = None, *, extra_env: dict[str, str] | None = None
+    data_dir: Path,
+    port: int | None = None,
+    *,
+    extra_env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> ServiceProcess:
-    """Start the service and wait until /health answers; stdout is kept for the token line."""
+    """Start the service and wait until /health answers; stdout is kept for the token line.
+
+    `data_dir` may be relative: it is then taken from `cwd`, as a user's shell would.
+    """
     port = port or free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "service", "serve", "--port", str(port), "--data-dir", str(data_dir),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, **(extra_env or {})},
+        env={**os.environ, "PYTHONPATH": str(PROJECT_DIR), **(extra_env or {})}, cwd=cwd,
     )  # fmt: skip
     output = ""
     base = f"http://127.0.0.1:{port}"

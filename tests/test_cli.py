@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from service.cli import main
 from tests.service_process import start_service
@@ -22,6 +23,7 @@ def run_cli(*args: str, env_dir: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_token_lifecycle(tmp_path):
+    assert run_cli("migrate", env_dir=tmp_path).returncode == 0
     created = run_cli("token", "create", "--name", "ci", env_dir=tmp_path)
     assert created.returncode == 0, created.stderr
     secret = created.stdout.strip().splitlines()[-1]
@@ -31,6 +33,28 @@ def test_token_lifecycle(tmp_path):
     assert run_cli("token", "revoke", "1", env_dir=tmp_path).returncode == 0
     assert run_cli("token", "revoke", "99", env_dir=tmp_path).returncode == 1
     assert (tmp_path / "pb-deployer.sqlite3").exists()
+
+
+@pytest.mark.parametrize(
+    "command", [("token", "list"), ("token", "create", "--name", "x"), ("inventory", "export")]
+)
+def test_commands_other_than_serve_and_migrate_never_create_a_database(tmp_path, command):
+    result = run_cli(*command, env_dir=tmp_path / "elsewhere")
+    assert result.returncode == 2
+    assert f"no database at {tmp_path / 'elsewhere' / 'pb-deployer.sqlite3'}" in result.stderr
+    assert "--data-dir" in result.stderr and "PBD_DATA_DIR" in result.stderr
+    assert not (tmp_path / "elsewhere").exists(), "neither a database nor a key was created"
+
+
+def test_a_bad_configuration_file_is_a_clear_error(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("prot = 8080\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "service", "token", "list", "--config", str(config)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "unknown setting 'prot'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_migrate_creates_the_schema(tmp_path):

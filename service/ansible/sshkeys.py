@@ -4,8 +4,11 @@ Only the public half ever leaves this module; the private key stays in its 0600 
 read by ssh alone (never logged, returned or put into an error message).
 """
 
+import contextlib
+import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -70,6 +73,23 @@ def public_key_of(private_key: Path) -> str | None:
 
 def _public_path(key: Path) -> Path:
     return key.with_name(key.name + ".pub")
+
+
+def control_dir(settings: Settings) -> Path:
+    """A private directory for ssh's ControlMaster sockets, with a short path.
+
+    A socket path is limited to 108 bytes, so the sockets cannot live under a data dir of
+    any length; they go in a directory of the system's temp dir named after the data dir.
+    It must be ours and private: one that another user planted is refused, not used.
+    """
+    digest = hashlib.sha256(str(settings.data_dir).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"pbd-ssh-{os.geteuid()}-{digest}"
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = path.lstat()
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o077:
+        raise ServiceUnavailable(f"{path} is not a private directory of this user.")
+    return path
 
 
 def _private_dir(path: Path) -> None:

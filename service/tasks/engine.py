@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from service.ansible import processes
 from service.ansible.inventory import render_inventory
 from service.ansible.runner import PlaybookSpec, RunControl, RunResult, run_playbook
-from service.ansible.sshkeys import ensure_service_key
+from service.ansible.sshkeys import control_dir, ensure_service_key
 from service.config import Settings
 from service.errors import Conflict
 from service.models import Server, Task, TaskKind, TaskStatus
@@ -293,7 +293,7 @@ class TaskEngine:
         await self._finish(running, servers, result)
 
     def _envvars(self) -> dict[str, str]:
-        return {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(self.settings.ssh_dir / "cp")}
+        return {"ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_dir(self.settings))}
 
     def _on_event(self, running: Running, raw: dict[str, Any]) -> None:
         """Called on the loop for each runner event: number, publish, track progress."""

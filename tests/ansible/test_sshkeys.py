@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from service.ansible.sshkeys import ensure_service_key, public_key
+from service.ansible.sshkeys import control_dir, ensure_service_key, public_key
 from service.config import Settings
 from service.errors import ServiceUnavailable
 
@@ -58,3 +58,24 @@ def test_public_key_is_recreated_from_the_private_key(tmp_path):
 def test_public_key_without_a_key_pair(tmp_path):
     with pytest.raises(ServiceUnavailable):
         public_key(Settings(data_dir=tmp_path))
+
+
+def test_control_sockets_get_a_short_private_directory_whatever_the_data_dir(tmp_path):
+    deep = Settings(data_dir=tmp_path / ("d" * 80) / "data")
+    path = control_dir(deep)
+    assert len(str(path / ("x" * 40))) < 100, "room for ssh's socket name within 108 bytes"
+    assert path.stat().st_mode & 0o777 == 0o700
+    assert control_dir(deep) == path != control_dir(Settings(data_dir=tmp_path / "other"))
+
+
+def test_a_control_directory_planted_by_someone_else_is_refused(tmp_path):
+    settings = Settings(data_dir=tmp_path / "planted")
+    path = control_dir(settings)
+    path.chmod(0o777)
+    with pytest.raises(ServiceUnavailable, match="not a private directory"):
+        control_dir(settings)
+    path.rmdir()
+    path.symlink_to(tmp_path)
+    with pytest.raises(ServiceUnavailable, match="not a private directory"):
+        control_dir(settings)
+    path.unlink()
