@@ -38,6 +38,9 @@ async def test_a_relative_data_dir_runs_playbooks_against_a_real_host(
                     if task["status"] not in ("queued", "running"):
                         break
                     await asyncio.sleep(0.2)
+            async with session.get(f"{api}/tasks/{task_id}/events") as response:
+                events = await response.text()
     assert task["status"] == "successful", task["error"]
     assert f"data:     {workdir / 'data'}" in service.output
+    assert "ok: [first]" in events and "\\u001b" not in events, "plain text, no colours"
     assert (workdir / "data" / "pb-deployer.sqlite3").is_file()

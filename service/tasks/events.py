@@ -6,6 +6,7 @@ batches; until a batch is committed the event stays in `pending`, which replay r
 """
 
 import logging
+import re
 from typing import Any
 
 from service.models import TaskEvent
@@ -34,8 +35,19 @@ HOST_RESULTS = {
 }
 
 
+TERMINAL_ESCAPE_RE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])"
+)
+"""ANSI/VT100 control sequences (CSI colours, OSC titles, two-byte escapes) that Ansible
+writes to its terminal: kept text is plain, and clients colour it from the event type."""
+
+
 def _clip(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > MAX_TEXT:
+    """Plain text of at most MAX_TEXT characters."""
+    if not isinstance(value, str):
+        return value
+    value = TERMINAL_ESCAPE_RE.sub("", value)
+    if len(value) > MAX_TEXT:
         return value[:MAX_TEXT] + f"... [{len(value) - MAX_TEXT} more characters]"
     return value
 

@@ -22,8 +22,10 @@ from service.api.auth import public
 from service.api.common import operation
 from service.domain import tokens
 from service.keys import ENGINE, HUB
+from service.models import Task
 from service.tasks.events import stored_messages
 from service.ws.hub import Subscriber
+from service.ws.publisher import task_status_message
 
 TOPIC_RE = re.compile(r"^(all|(task|server|app|deployment):[1-9][0-9]{0,8})$")
 AUTH_TIMEOUT = 10
@@ -67,17 +69,22 @@ async def _subscribe(request: web.Request, subscriber: Subscriber, message: dict
         return
     subscriber.topics.add(topic)
     subscriber.send({"type": "subscribed", "topic": topic})
-    if after is None or not topic.startswith("task:"):
+    if not topic.startswith("task:"):
         return
     task_id = int(topic.split(":", 1)[1])
     engine = request.config_dict[ENGINE]
     subscriber.begin_replay(topic)
-    running = engine.running.get(task_id)
-    pending = running.events.pending_messages() if running else []
-    stored = await stored_messages(task_id, after)
-    history = [(seq, json.dumps(body)) for seq, body in [*stored, *pending]]
-    last = subscriber.end_replay(topic, history, after)
-    subscriber.send({"type": "replayed", "topic": topic, "last_seq": last})
+    task = await Task.get_or_none(id=task_id)
+    status = json.dumps(task_status_message(task)) if task else None
+    history: list[tuple[int, str]] = []
+    if after is not None:
+        running = engine.running.get(task_id)
+        pending = running.events.pending_messages() if running else []
+        stored = await stored_messages(task_id, after)
+        history = [(seq, json.dumps(body)) for seq, body in [*stored, *pending]]
+    last = subscriber.end_replay(topic, history, after or 0, first=status)
+    if after is not None:
+        subscriber.send({"type": "replayed", "topic": topic, "last_seq": last})
 
 
 MESSAGES = """\
@@ -89,7 +96,8 @@ is closed with code 1008. The server sends a heartbeat ping every 30 s.
 - `{"type": "subscribe", "topic": "task:7", "after": 12}`: topics are `all`, `task:ID`,
   `server:ID`, `app:ID`, `deployment:ID`. With `after` (task topics), the stored events after
   that sequence number come first, then `{"type": "replayed", "topic": "task:7", "last_seq": 40}`,
-  then live events: no gap, no duplicate.
+  then live events: no gap, no duplicate. Every task subscription first gets the task's
+  current `task.status` (right after `subscribed`), so a client needs no extra GET.
 - `{"type": "unsubscribe", "topic": "task:7"}`, `{"type": "ping"}` (→ `{"type": "pong"}`).
 
 **Server → client** (every message is a JSON object with a `type`)

@@ -38,13 +38,12 @@ class Subscriber:
         return ALL in self.topics or not self.topics.isdisjoint(topics)
 
     def offer(self, text: str, topics: Collection[str], seq: int | None) -> None:
-        """Queue a message, or hold it back while its topic is being replayed."""
-        if seq is not None:
-            for topic in topics:
-                buffer = self._replaying.get(topic)
-                if buffer is not None:
-                    buffer.append((seq, text))
-                    return
+        """Queue a message, or hold it back while one of its topics is being replayed."""
+        for topic in topics:
+            buffer = self._replaying.get(topic)
+            if buffer is not None:
+                buffer.append((seq, text))
+                return
         self.send_text(text)
 
     def send_text(self, text: str) -> None:
@@ -63,17 +62,33 @@ class Subscriber:
         self.send_text(json.dumps(message))
 
     def begin_replay(self, topic: str) -> None:
-        """From now on, hold live sequenced messages of `topic` until `end_replay`."""
+        """From now on, hold live messages of `topic` until `end_replay`."""
         self._replaying[topic] = []
 
-    def end_replay(self, topic: str, history: Iterable[tuple[int, str]], after: int) -> int:
-        """Send history then held messages in order, each seq once; go live. Synchronous."""
+    def end_replay(
+        self,
+        topic: str,
+        history: Iterable[tuple[int, str]],
+        after: int,
+        *,
+        first: str | None = None,
+    ) -> int:
+        """Send `first`, then history and held events in order (each seq once), then the
+        other held messages in the order they came; go live. Synchronous, so nothing
+        published meanwhile can slip in between: the last status a client sees is the latest.
+        """
         held = self._replaying.pop(topic, [])
+        if first is not None:
+            self.send_text(first)
+        sequenced = [(seq, text) for seq, text in held if seq is not None]
         last = after
-        for seq, text in sorted([*history, *held], key=lambda item: item[0]):
+        for seq, text in sorted([*history, *sequenced], key=lambda item: item[0]):
             if seq > last:
                 self.send_text(text)
                 last = seq
+        for seq, text in held:
+            if seq is None:
+                self.send_text(text)
         return last
 
     async def run_sender(self) -> None:

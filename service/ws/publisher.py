@@ -11,6 +11,10 @@ TASK = TaskSchema()
 SERVER = ServerSchema()
 
 
+def task_status_message(task: Task) -> dict[str, Any]:
+    return {"type": "task.status", "task": TASK.dump(task)}
+
+
 def task_topics(task: Task) -> list[str]:
     topics = [task_topic(task.id), ALL]
     if task.server_id:
@@ -28,7 +32,7 @@ class HubPublisher:
 
     def task_status(self, task: Task) -> None:
         topics = task_topics(task)
-        self.hub.publish(topics, {"type": "task.status", "task": TASK.dump(task)})
+        self.hub.publish(topics, task_status_message(task))
         if task.kind == TaskKind.SERVICE and task.status == TaskStatus.SUCCESSFUL:
             self._service_report(task, topics)
 

@@ -228,3 +228,19 @@ async def test_event_log_messages_are_typed_task_events(task):
             },
         )
     ]
+
+
+def test_trim_keeps_plain_text_without_terminal_colours():
+    raw = {
+        "event": "runner_on_ok",
+        "stdout": "\x1b[0;32mok: [web-1]\x1b[0m \x1b]0;title\x07done",
+        "event_data": {
+            "host": "web-1",
+            "res": {"msg": "\x1b[1;31mred\x1b[0m", "stderr": "a\x1bMb"},
+        },
+    }
+
+    event = trim_event(raw)
+
+    assert event["stdout"] == "ok: [web-1] done"
+    assert event["result"] == {"msg": "red", "stderr": "ab"}

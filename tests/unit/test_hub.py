@@ -188,12 +188,18 @@ def test_after_replay_events_go_live_again():
     assert seqs(queued(subscriber)) == [2]
 
 
-def test_replay_holds_only_sequenced_messages_of_the_replayed_topic():
+def test_replay_holds_every_message_of_the_replayed_topic_and_only_that_topic():
     subscriber = Subscriber(FakeWebSocket(), queue_size=100)
     subscriber.begin_replay("task:1")
 
     subscriber.offer('{"type": "task.status"}', ["task:1", ALL], None)
     live(subscriber, 9, topic="task:2")
     live(subscriber, 1, topic="task:1")
+    assert queued(subscriber) == ['{"seq": 9, "live": true}']
 
-    assert queued(subscriber) == ['{"type": "task.status"}', '{"seq": 9, "live": true}']
+    subscriber.end_replay("task:1", [], after=0, first='{"type": "snapshot"}')
+    assert queued(subscriber) == [
+        '{"type": "snapshot"}',
+        '{"seq": 1, "live": true}',
+        '{"type": "task.status"}',
+    ]

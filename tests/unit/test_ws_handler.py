@@ -170,6 +170,8 @@ async def test_subscribe_with_after_replays_stored_events_then_reports_replayed(
 
     await subscribe(ws, topic, after=1)
 
+    status = await receive(ws)
+    assert (status["type"], status["task"]["status"]) == ("task.status", "successful")
     assert [await receive(ws) for _ in range(3)] == [
         {
             "type": "task.event",
@@ -194,15 +196,39 @@ async def test_subscribe_with_after_at_the_end_replays_nothing(api, finished_tas
 
     await subscribe(ws, topic, after=3)
 
+    assert (await receive(ws))["type"] == "task.status"
     assert await receive(ws) == {"type": "replayed", "topic": topic, "last_seq": 3}
 
 
-async def test_subscribe_without_after_does_not_replay(api, finished_task):
+async def test_subscribe_without_after_sends_the_current_status_and_no_replay(api, finished_task):
     ws = await connect(api)
 
     await subscribe(ws, f"task:{finished_task.id}")
 
+    status = await receive(ws)
+    assert status["type"] == "task.status"
+    assert (status["task"]["id"], status["task"]["status"]) == (finished_task.id, "successful")
     await assert_still_open(ws)
+
+
+async def test_a_status_published_while_subscribing_is_not_overtaken_by_the_snapshot(
+    api, finished_task
+):
+    """The snapshot is read while live messages are held: the last status seen is the latest."""
+    hub = api.client.app[HUB]
+    ws = await connect(api)
+    subscriber = next(iter(hub.subscribers))
+    original = subscriber.begin_replay
+
+    def begin_then_publish(topic: str) -> None:
+        original(topic)
+        hub.publish([topic], {"type": "task.status", "task": {"status": "newer"}})
+
+    subscriber.begin_replay = begin_then_publish
+    await subscribe(ws, f"task:{finished_task.id}")
+
+    first, second = await receive(ws), await receive(ws)
+    assert (first["task"]["status"], second["task"]["status"]) == ("successful", "newer")
 
 
 async def test_hub_messages_reach_only_subscribers_of_their_topic(api):
