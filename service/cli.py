@@ -3,13 +3,14 @@
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from aiohttp import web
 
-from service import __version__
+from service import __version__, systemd_unit
 from service.ansible import inventory
 from service.ansible.sshkeys import ensure_service_key
 from service.api.openapi import build_openapi, openapi_yaml
@@ -191,6 +192,38 @@ def inventory_command(args: argparse.Namespace, settings: Settings) -> int:
     return _with_database(settings, work)
 
 
+def install_service(args: argparse.Namespace, settings: Settings) -> int:
+    """Create the service user, the database and first token, then the systemd unit."""
+    if os.geteuid() != 0:
+        raise UsageError("install-service must run as root (it writes a systemd unit).")
+    spec = systemd_unit.UnitSpec(
+        user=args.user,
+        python=systemd_unit.current_python(),
+        settings=settings,
+        config_file=args.config.absolute() if args.config else None,
+    )
+    systemd_unit.check_spec(spec)
+    account = systemd_unit.ensure_user(args.user, settings.data_dir)
+
+    async def first_token() -> int:
+        issued = await tokens.ensure_admin_token()
+        if issued is not None:
+            print("Created the first API token; store it now, it is not shown again:\n")
+            print(f"    {issued.secret}\n")
+        return 0
+
+    _with_database(settings, first_token, create=True)
+    systemd_unit.prepare_data_dir(settings.data_dir, account)
+    unit = systemd_unit.install_unit(spec, start=not args.no_start)
+    state = "enabled" if args.no_start else "enabled and started"
+    print(
+        f"{unit} {state}: runs as {args.user}, data in {settings.data_dir}, "
+        f"listening on http://{settings.host}:{settings.port} "
+        f"(`systemctl status {systemd_unit.UNIT_NAME}`, `journalctl -u {systemd_unit.UNIT_NAME}`)."
+    )
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pb-deployer", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -259,6 +292,17 @@ def _parser() -> argparse.ArgumentParser:
     scope.add_argument("--app", type=int, metavar="ID", help="export only this app's server")
     inv.add_argument("--output", default="-", help="file path, or - for stdout (default)")
     inv.set_defaults(func=inventory_command)
+
+    unit = commands.add_parser(
+        "install-service",
+        parents=[db],
+        help="run the service under systemd as an unprivileged user (as root)",
+    )
+    unit.add_argument("--user", default="pb-deployer", help="system user (default pb-deployer)")
+    unit.add_argument("--host", help="listen address (default 127.0.0.1)")
+    unit.add_argument("--port", type=int, help="listen port (default 8080)")
+    unit.add_argument("--no-start", action="store_true", help="enable the unit, do not start it")
+    unit.set_defaults(func=install_service)
     return parser
 
 
@@ -267,7 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command: Command = args.func
     try:
         return command(args, _settings(args))
-    except (ConfigError, UsageError) as exc:
+    except (ConfigError, UsageError, systemd_unit.InstallError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except APIError as exc:
