@@ -33,8 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", stream=sys.stderr)
     try:
         if args.command == "up":
-            hosts = TargetHosts(boot_timeout=args.timeout).start(args.count)
+            harness = TargetHosts(boot_timeout=args.timeout)
+            hosts = harness.start(args.count)
             print(json.dumps([asdict(h) for h in hosts], indent=2))
+            print(
+                f"\nroot logs in with the key {harness.private_key}: register a host with the "
+                f'service as {{"name": "{hosts[0].name}", "host": "{hosts[0].ip}", '
+                f'"manual_key_path": "{harness.private_key}"}}. Host keys are new on every '
+                f"`up`; known_hosts for them: {harness.known_hosts}",
+                file=sys.stderr,
+            )
         elif args.command == "down":
             TargetHosts().stop()
         elif args.command == "status":
