@@ -28,8 +28,8 @@ import time
 from pathlib import Path
 
 from bench.common import ServiceClient, TaskWatcher, run_on_lab_hosts
+from service.ansible.content import ANSIBLE_CONFIG, PLAYBOOKS_DIR, PROJECT_DIR
 from service.ansible.inventory import render_inventory
-from service.ansible.runner import ANSIBLE_CONFIG, PLAYBOOKS_DIR, PROJECT_DIR
 from service.ansible.sshkeys import control_dir
 from service.config import Settings
 from service.models import Server

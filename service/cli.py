@@ -11,7 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from service import __version__, systemd_unit
-from service.ansible import inventory
+from service.ansible import content, inventory
 from service.ansible.sshkeys import ensure_service_key
 from service.api.openapi import build_openapi, openapi_yaml
 from service.api.v1 import create_v1_app
@@ -163,6 +163,12 @@ def openapi(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def playbooks_path(args: argparse.Namespace, settings: Settings) -> int:
+    """The shipped Ansible content, for running the same playbooks by hand."""
+    print(content.PROJECT_DIR)
+    return 0
+
+
 def inventory_command(args: argparse.Namespace, settings: Settings) -> int:
     """`export` writes the YAML inventory; `--list`/`--host` speak the inventory-script protocol."""
     if args.action is None and (args.server, args.app, args.output) != (None, None, "-"):
@@ -272,6 +278,14 @@ def _parser() -> argparse.ArgumentParser:
     spec = commands.add_parser("openapi", help="write the OpenAPI 3 document as YAML")
     spec.add_argument("--output", default="-", help="file path, or - for stdout (default)")
     spec.set_defaults(func=openapi)
+
+    playbooks = commands.add_parser(
+        "playbooks", help="the Ansible content the service runs"
+    ).add_subparsers(dest="playbooks_command", required=True)
+    playbooks.add_parser(
+        "path",
+        help="print the directory holding playbooks/, roles/ and ansible.cfg",
+    ).set_defaults(func=playbooks_path)
 
     inv = commands.add_parser(
         "inventory",

@@ -6,7 +6,7 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,16 +47,25 @@ async def start_service(
     *,
     extra_env: dict[str, str] | None = None,
     cwd: Path | None = None,
+    command: Sequence[str | Path] | None = None,
 ) -> ServiceProcess:
     """Start the service and wait until /health answers; stdout is kept for the token line.
 
     `data_dir` may be relative: it is then taken from `cwd`, as a user's shell would.
+    `command` is how to call pb-deployer (another installation's console script, say); by
+    default this checkout's code, wherever `cwd` is.
     """
     port = port or free_port()
+    env = {**os.environ, **(extra_env or {})}
+    if command is None:
+        command = [sys.executable, "-m", "service"]
+        env["PYTHONPATH"] = str(PROJECT_DIR)
+    else:
+        env.pop("PYTHONPATH", None)  # that installation's own code, not this checkout's
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "service", "serve", "--port", str(port), "--data-dir", str(data_dir),
+        *command, "serve", "--port", str(port), "--data-dir", str(data_dir),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_DIR), **(extra_env or {})}, cwd=cwd,
+        env=env, cwd=cwd,
     )  # fmt: skip
     output = ""
     base = f"http://127.0.0.1:{port}"

@@ -67,6 +67,13 @@ def test_openapi_to_stdout(capsys):
     assert "openapi: 3.0.3" in capsys.readouterr().out
 
 
+def test_playbooks_path_names_the_shipped_content(capsys):
+    assert main(["playbooks", "path"]) == 0
+    path = Path(capsys.readouterr().out.strip())
+    assert (path / "ansible.cfg").is_file() and (path / "playbooks" / "setup.yml").is_file()
+    assert (path / "roles" / "app_user" / "tasks" / "main.yml").is_file()
+
+
 def test_version_flag():
     result = subprocess.run(
         [sys.executable, "-m", "service", "--version"], capture_output=True, text=True, check=False

@@ -23,18 +23,16 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence, Set
 from functools import cache, lru_cache
 from json.encoder import encode_basestring_ascii
-from pathlib import Path
 from typing import NamedTuple
 
 import jinja2
 
-import service
+from service.ansible.content import INVENTORY_TEMPLATES_DIR
 from service.config import Settings
 from service.errors import NotFound, ValidationFailed
 from service.models import App, Server
 from service.validators import is_safe_absolute_path
 
-TEMPLATE_DIR = Path(service.__file__).resolve().parents[1] / "inventory_templates"
 TEMPLATE_NAME = "inventory.yml.j2"
 PYTHON_INTERPRETER = "/usr/bin/python3"
 
@@ -243,7 +241,7 @@ def _only_filtered(value: object) -> object:
 def _template() -> jinja2.Template:
     """Compiled once per process: compiling costs more than rendering a small inventory."""
     environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATE_DIR),
+        loader=jinja2.FileSystemLoader(INVENTORY_TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
         finalize=_only_filtered,
         trim_blocks=True,

@@ -21,12 +21,9 @@ from typing import Any
 import ansible_runner
 
 from service.ansible import processes
+from service.ansible.content import ANSIBLE_CONFIG, PLAYBOOKS_DIR, PROJECT_DIR
 
 log = logging.getLogger(__name__)
-
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-PLAYBOOKS_DIR = PROJECT_DIR / "playbooks"
-ANSIBLE_CONFIG = PROJECT_DIR / "ansible.cfg"
 
 PLAYBOOKS = frozenset(path.name for path in PLAYBOOKS_DIR.glob("*.yml"))
 """The only playbooks the service will run: the files shipped in playbooks/."""

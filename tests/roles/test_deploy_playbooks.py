@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from service.ansible.content import ANSIBLE_CONFIG, PLAYBOOKS_DIR
 from tests.hosts import TargetHosts
 from tests.hosts.harness import TargetHost
 from tests.http_probe import Poller, get
@@ -68,7 +69,7 @@ class Lab:
         env.update(
             {
                 "PATH": f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
-                "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"),
+                "ANSIBLE_CONFIG": str(ANSIBLE_CONFIG),
                 "ANSIBLE_NOCOLOR": "1",
                 "ANSIBLE_FORCE_COLOR": "0",
             }
@@ -91,7 +92,7 @@ class Lab:
             str(self.harness.inventory_path),
             "-e",
             f"@{vars_file}",
-            str(REPO_ROOT / "playbooks" / f"{name}.yml"),
+            str(PLAYBOOKS_DIR / f"{name}.yml"),
         ]
         if limit:
             argv += ["--limit", limit]
