@@ -111,7 +111,7 @@ def test_what_ansible_could_not_read_back_as_data_is_refused(value):
         extravars_json({"v": value})
 
 
-@pytest.mark.parametrize("name", ["not an identifier", "{{ x }}", "1st", ""])
+@pytest.mark.parametrize("name", ["not an identifier", "{{ x }}", "1st", "", "__ansible_unsafe"])
 def test_variable_names_must_be_identifiers(name):
     with pytest.raises(ValueError):
         extravars_json({name: 1})
