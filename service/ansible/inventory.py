@@ -14,7 +14,8 @@ source:
   `run_command`), and the `inventory_legacy` JSON profile keeps that trust for strings under
   `_meta.hostvars` and `<group>.vars`; the legacy `{"__ansible_unsafe": "..."}` wrapper is
   still decoded as an untrusted string (`_legacy._Profile.deserialize_unsafe`). `--host`
-  output is trusted too and honours the same wrapper.
+  output is trusted too and honours the same wrapper, which `service.ansible.variables`
+  applies (the same rule as for extra vars).
 """
 
 import json
@@ -28,6 +29,7 @@ from typing import NamedTuple
 import jinja2
 
 from service.ansible.content import INVENTORY_TEMPLATES_DIR
+from service.ansible.variables import untrusted, variable_name
 from service.config import Settings
 from service.errors import NotFound, ValidationFailed
 from service.models import App, Server
@@ -35,9 +37,6 @@ from service.validators import is_safe_absolute_path
 
 TEMPLATE_NAME = "inventory.yml.j2"
 PYTHON_INTERPRETER = "/usr/bin/python3"
-
-VARIABLE_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-"""Host variable and group names: plain identifiers, so YAML and Ansible read them as written."""
 
 HOST_PATTERN_CHARS = frozenset(":[]")
 """Characters Ansible's YAML inventory reads as a port or a range inside a host key."""
@@ -142,10 +141,10 @@ def render_inventory(
         names[server.id] = server.name
         variables = connection_vars(server, settings)
         for key, value in extra.get(server.id, {}).items():
-            variables[_variable_name(key)] = value
+            variables[variable_name(key)] = value
         hosts.append((server.name, variables))
     members = [
-        (_variable_name(group), [_member(names, group, server_id) for server_id in ids])
+        (variable_name(group), [_member(names, group, server_id) for server_id in ids])
         for group, ids in (groups or {}).items()
     ]
     return _template().render(hosts=hosts, groups=members)
@@ -165,12 +164,6 @@ def _check_host_name(server: Server, taken: Set[str]) -> None:
             f"Server {server.id} cannot be written to an inventory: its name {problem}.",
             details={"name": [f"The name {problem}."]},
         )
-
-
-def _variable_name(name: str) -> str:
-    if not VARIABLE_NAME_RE.match(name):
-        raise ValueError(f"{name!r} is not a valid Ansible variable or group name")
-    return name
 
 
 def _member(names: Mapping[int, str], group: str, server_id: int) -> str:
@@ -267,12 +260,7 @@ def dynamic_inventory(servers: Iterable[Server], settings: Settings) -> dict[str
 
 def host_vars(server: Server, settings: Settings) -> dict[str, object]:
     """`--host NAME` output: the connection variables with every string wrapped untrusted."""
-    return {key: _untrusted(value) for key, value in connection_vars(server, settings).items()}
-
-
-def _untrusted(value: object) -> object:
-    """A string as `{"__ansible_unsafe": ...}`, which script inventories decode as untrusted."""
-    return {"__ansible_unsafe": value} if isinstance(value, str) else value
+    return untrusted(connection_vars(server, settings))
 
 
 async def select_servers(

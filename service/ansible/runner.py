@@ -6,6 +6,10 @@ cancel is polled every 0.1 s and kills the whole process tree, and the result is
 without tying up an executor thread. Every run gets a fresh private data dir (ansible-runner
 keeps a reused dir's first envvars/extravars) that is deleted afterwards: the events live in
 the database, and no key material is ever written there (keys are referenced by path).
+
+Extra vars are data, never templates: `run_playbook` writes them to env/extravars through
+`service.ansible.variables` (every string marked unsafe) and never hands ansible-runner a
+dict, whose inline `-e` JSON Ansible would trust. This is the only way variables reach a run.
 """
 
 import asyncio
@@ -22,6 +26,7 @@ import ansible_runner
 
 from service.ansible import processes
 from service.ansible.content import ANSIBLE_CONFIG, PLAYBOOKS_DIR, PROJECT_DIR
+from service.ansible.variables import extravars_json
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ class PlaybookSpec:
     playbook: str
     inventory: str
     extravars: Mapping[str, Any] = field(default_factory=dict)
+    """Plain data (request, database, zip values): the runner marks every string unsafe."""
     limit: str | None = None
     timeout: int | None = None
     envvars: Mapping[str, str] = field(default_factory=dict)
@@ -77,18 +83,20 @@ RUNNER_SETTINGS = {"pexpect_timeout": 0.1, "suppress_ansible_output": True}
 """Poll cancel every 0.1 s (default 5 s); no console copy of the output."""
 
 
-def _prepare_run_dir(run_dir: Path, inventory: str) -> Path:
-    """Write the inventory and env/settings; return the inventory's path.
+def _prepare_run_dir(run_dir: Path, spec: PlaybookSpec) -> Path:
+    """Write the inventory, env/settings and env/extravars; return the inventory's path.
 
     The settings go in a file: ansible-runner 2.4 drops a `settings=` argument when the
-    private data dir has no env/settings file (its loader error resets them to {}).
+    private data dir has no env/settings file (its loader error resets them to {}). The
+    extra vars go in env/extravars, which ansible-runner passes as `-e @file`.
     """
     path = run_dir / "inventory" / "hosts.yml"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(inventory)
+    path.write_text(spec.inventory)
     env = run_dir / "env"
     env.mkdir(exist_ok=True)
     (env / "settings").write_text(json.dumps(RUNNER_SETTINGS))
+    (env / "extravars").write_text(extravars_json(spec.extravars))
     return path
 
 
@@ -119,15 +127,14 @@ async def run_playbook(
         loop.call_soon_threadsafe(on_event, event)
         return False  # stored by the service, not as job_events files
 
-    inventory_path = _prepare_run_dir(run_dir, spec.inventory)
     envvars = {"ANSIBLE_CONFIG": str(ANSIBLE_CONFIG), **spec.envvars}
     try:
+        inventory_path = _prepare_run_dir(run_dir, spec)
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(run_dir),
             project_dir=str(PROJECT_DIR),
             playbook=str(PLAYBOOKS_DIR / spec.playbook),
             inventory=str(inventory_path),
-            extravars=dict(spec.extravars),
             envvars=envvars,
             limit=spec.limit,
             timeout=spec.timeout,

@@ -1,9 +1,10 @@
 """What each kind of task runs: its playbook, its variables and what its result changes.
 
-A kind's `prepare` turns a task into extravars (validated values only; the playbooks treat
-them as data) for the task's servers (the primary one first); `status_changed` follows each
-status change, and `finish` records the real outcome (connection facts, `setup_complete`,
-`security_locked`, an audit report, a deployment's result).
+A kind's `prepare` turns a task into extravars (plain validated values: `run_playbook` marks
+every string unsafe, so Ansible never templates them) for the task's servers (the primary
+one first); `status_changed` follows each status change, and `finish` records the real
+outcome (connection facts, `setup_complete`, `security_locked`, an audit report, a
+deployment's result).
 """
 
 from collections.abc import Awaitable, Callable

@@ -1,9 +1,10 @@
 """playbooks/deploy.yml and playbooks/rollback.yml end to end on real target hosts.
 
 The sample app (tests/roles/fixtures/sample_app) is deployed with ansible-playbook, the way
-the service runs it (extravars from a JSON file), and requested from here through nginx:
-zero-downtime switch, failed health check, switch-back after a failure past the switch,
-rollback, idempotence, keep_releases, rolling batches and blue-green on two hosts.
+the service runs it (extravars from a JSON file, every string marked unsafe), and requested
+from here through nginx: zero-downtime switch, failed health check, switch-back after a
+failure past the switch, rollback, idempotence, keep_releases, rolling batches and
+blue-green on two hosts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from service.ansible.content import ANSIBLE_CONFIG, PLAYBOOKS_DIR
+from service.ansible.variables import extravars_json
 from tests.hosts import TargetHosts
 from tests.hosts.harness import TargetHost
 from tests.http_probe import Poller, get
@@ -81,10 +83,10 @@ class Lab:
         return env
 
     def playbook(self, name: str, variables: dict[str, Any], limit: str | None = None) -> Run:
-        """Run playbooks/<name>.yml with the variables as extravars (-e @vars.json)."""
+        """Run playbooks/<name>.yml with the variables as the service's extravars (-e @file)."""
         run_id = time.monotonic_ns()
         vars_file = self.workdir / f"vars-{run_id}.json"
-        vars_file.write_text(json.dumps(variables))
+        vars_file.write_text(extravars_json(variables))
         stats_file = self.workdir / f"stats-{run_id}.json"
         argv = [
             "ansible-playbook",
