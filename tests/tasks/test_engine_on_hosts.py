@@ -12,6 +12,7 @@ from service.config import Settings
 from service.domain import tokens
 from service.keys import ENGINE
 from tests.conftest import Api
+from tests.hosts import network
 from tests.hosts.system import SUBNET_OCTET
 from tests.tasks.helpers import (
     ansible_processes,
@@ -231,19 +232,36 @@ async def test_cancel_right_after_the_claim_kills_the_run(api, target_hosts):
 
 
 async def test_cancel_kills_the_forks_even_if_the_pid_never_arrived(api, target_hosts, monkeypatch):
-    """As on a loaded machine where the first event comes late: the forks must die too."""
+    """As on a loaded machine where the first event comes late: the forks die too.
+
+    The host's link goes down mid-task, so a fork left alive would wait on its SSH
+    connection instead of ending with its task.
+    """
     never_known = property(lambda self: None, lambda self, pid: None)
     monkeypatch.setattr(RunControl, "pid", never_known, raising=False)
-    server = await create_server(api, target_hosts.hosts[1], target_hosts.private_key, name="late")
+    host = target_hosts.hosts[1]
+    server = await create_server(api, host, target_hosts.private_key, name="late")
     task = await start(api, f"/api/v1/servers/{server['id']}/setup/packages")
     await wait_for_forks(api, task["id"])
-    assert len(ansible_processes(api.data_dir)) > 1, "ansible-playbook and its forks"
+    await set_link(host, "down")
+    try:
+        async with asyncio.timeout(60):  # a fork stuck on the dead link
+            while len(ansible_processes(api.data_dir)) < 2:
+                await asyncio.sleep(0.1)
+        reply = await api.post(f"/api/v1/tasks/{task['id']}/cancel")
 
-    reply = await api.post(f"/api/v1/tasks/{task['id']}/cancel")
+        assert reply.status == 202
+        assert (await wait_for_task(api, task["id"], timeout=60))["status"] == "cancelled"
+        assert await no_ansible_left(api.data_dir) == []
+    finally:
+        await set_link(host, "up")
 
-    assert reply.status == 202
-    assert (await wait_for_task(api, task["id"], timeout=60))["status"] == "cancelled"
-    assert await no_ansible_left(api.data_dir) == []
+
+async def set_link(host, state: str) -> None:
+    """Take the host's side of a target's link down or up (its address and routes stay)."""
+    command = ["ip", "link", "set", network.veth_name(host.name), state]
+    process = await asyncio.create_subprocess_exec(*command)
+    assert await process.wait() == 0, command
 
 
 async def test_deleting_a_server_under_a_running_task(api, target_hosts):
