@@ -4,6 +4,10 @@ ansible-runner SIGKILLs ansible-playbook's process group on cancel, but ansible-
 worker forks run in their own sessions and survive it, carrying on with the task on the
 hosts. So the whole tree under ansible-playbook is collected from /proc and every member's
 process group is killed.
+
+A run is also found without its pid: ansible-playbook's command line names the run's
+inventory, and its forks (which never exec) share that command line, so they stay findable
+even after ansible-playbook died and they were re-parented.
 """
 
 import os
@@ -14,33 +18,37 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
+def _pids() -> list[int]:
+    return [int(entry.name) for entry in PROC.iterdir() if entry.name.isdigit()]
+
+
 def _parent_map() -> dict[int, int]:
     parents: dict[int, int] = {}
-    for entry in PROC.iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in _pids():
+        entry = PROC / str(pid)
         try:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
         # The command name (2nd field) is in parentheses and may contain spaces.
         fields = stat[stat.rfind(")") + 2 :].split()
-        parents[int(entry.name)] = int(fields[1])
+        parents[pid] = int(fields[1])
     return parents
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid`, found through parent links in /proc."""
+def _trees(roots: list[int]) -> list[int]:
+    """`roots` and every process below them, found through parent links in /proc."""
     children: dict[int, list[int]] = {}
     for child, parent in _parent_map().items():
         children.setdefault(parent, []).append(child)
-    found: list[int] = []
-    stack = [pid]
+    found: dict[int, None] = {}
+    stack = list(roots)
     while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
+        pid = stack.pop()
+        if pid not in found:
+            found[pid] = None
+            stack.extend(children.get(pid, []))
+    return list(found)
 
 
 def command_line(pid: int) -> str:
@@ -52,10 +60,27 @@ def command_line(pid: int) -> str:
         return ""
 
 
+def playbook_processes(marker: str) -> list[int]:
+    """ansible-playbook processes, and their forks, whose command line contains `marker`."""
+    return [
+        pid
+        for pid in _pids()
+        if marker in (line := command_line(pid)) and "ansible-playbook" in line
+    ]
+
+
 def kill_tree(pid: int) -> list[int]:
     """SIGKILL `pid`, all its descendants and their process groups; return what was hit."""
+    return _kill(_trees([pid]))
+
+
+def kill_runs(marker: str) -> list[int]:
+    """SIGKILL every ansible-playbook process naming `marker`, with their trees."""
+    return _kill(_trees(playbook_processes(marker)))
+
+
+def _kill(targets: list[int]) -> list[int]:
     own_group = os.getpgrp()
-    targets = [pid, *descendants(pid)]
     for target in targets:
         with suppress(ProcessLookupError, PermissionError):
             group = os.getpgid(target)
@@ -64,11 +89,3 @@ def kill_tree(pid: int) -> list[int]:
         with suppress(ProcessLookupError, PermissionError):
             os.kill(target, signal.SIGKILL)
     return targets
-
-
-def alive(pid: int) -> bool:
-    try:
-        state = (PROC / str(pid) / "stat").read_text()
-    except OSError:
-        return False
-    return state[state.rfind(")") + 2 :].split()[0] != "Z"

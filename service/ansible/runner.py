@@ -60,23 +60,37 @@ class RunResult:
 
 
 class RunControl:
-    """Shared between the loop and the runner thread: the cancel flag and the playbook pid."""
+    """Shared between the loop and the runner thread: the cancel flag and the playbook pid.
+
+    The pid comes with the first event, which a loaded machine may deliver late, so a kill
+    finds the run by its command line instead: it names the run's inventory (`marker`).
+    """
 
     def __init__(self) -> None:
         self.cancel_requested = threading.Event()
         self.pid: int | None = None
+        self.marker: str | None = None
+        """A string only this run's ansible-playbook command line contains."""
         self.killed: list[int] = []
 
     def cancel(self) -> None:
         self.cancel_requested.set()
 
     def poll_cancel(self) -> bool:
-        """ansible-runner's cancel_callback: on cancel, kill the tree before it kills the group."""
+        """ansible-runner's cancel_callback: on cancel, kill the tree before it kills the group.
+
+        ansible-runner calls it only once ansible-playbook has been exec'd, so its command
+        line can already be found.
+        """
         if not self.cancel_requested.is_set():
             return False
-        if self.pid is not None:
-            self.killed = processes.kill_tree(self.pid)
+        self.kill()
         return True
+
+    def kill(self) -> None:
+        """SIGKILL ansible-playbook and everything it forked, in whichever session."""
+        if self.marker is not None:
+            self.killed = processes.kill_runs(self.marker)
 
 
 RUNNER_SETTINGS = {"pexpect_timeout": 0.1, "suppress_ansible_output": True}
@@ -130,6 +144,7 @@ async def run_playbook(
     envvars = {"ANSIBLE_CONFIG": str(ANSIBLE_CONFIG), **spec.envvars}
     try:
         inventory_path = _prepare_run_dir(run_dir, spec)
+        control.marker = str(inventory_path)
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(run_dir),
             project_dir=str(PROJECT_DIR),
@@ -158,7 +173,6 @@ async def run_playbook(
             raise
         result.status, result.rc = runner.status, runner.rc
     finally:
-        if control.pid is not None and processes.alive(control.pid):
-            processes.kill_tree(control.pid)
+        control.kill()  # forks that outlived ansible-playbook (a timeout, a crash of the runner)
         shutil.rmtree(run_dir, ignore_errors=True)
     return result

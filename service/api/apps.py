@@ -14,10 +14,17 @@ from service.api.common import (
     record_id,
     respond,
 )
-from service.api.schemas import AppListQuerySchema, AppPageSchema, AppSchema, AppServersSchema
+from service.api.schemas import (
+    AppListQuerySchema,
+    AppPageSchema,
+    AppSchema,
+    AppServersSchema,
+    DeleteAppQuerySchema,
+)
 from service.domain import apps, deployments
 from service.domain.records import get_or_404
 from service.errors import Conflict, NotFound
+from service.keys import ENGINE
 from service.models import App
 
 APP = AppSchema()
@@ -59,12 +66,20 @@ async def update_app(request: web.Request) -> web.Response:
 @operation(
     tags=TAGS,
     summary="Delete an app with its versions and deployments",
-    description="Refused with 409 while the app is being deployed.",
+    description=(
+        "Refused with 409 while the app has queued or running tasks (named in "
+        "`details.tasks`), unless `cancel_tasks=true`."
+    ),
     errors=[NotFound, Conflict],
 )
+@querystring_schema(DeleteAppQuerySchema)
 @response_schema(None, 204, description="Deleted.")
 async def delete_app(request: web.Request) -> web.Response:
-    await apps.delete_app(record_id(request))
+    await apps.delete_app(
+        request.config_dict[ENGINE],
+        record_id(request),
+        cancel_tasks=query(request)["cancel_tasks"],
+    )
     return no_content()
 
 

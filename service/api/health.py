@@ -43,13 +43,15 @@ async def check_ansible(app: ChainMapProxy) -> dict[str, Any]:
 
 
 async def check_workers(app: ChainMapProxy) -> dict[str, Any]:
+    """Every worker and the event flusher alive, and their supervisor; restarts are counted."""
     engine = app[ENGINE]
-    expected = app[SETTINGS].workers + 1  # the workers plus the event flusher
-    alive = engine.workers_alive()
+    alive, expected = engine.workers_alive(), engine.workers_expected()
     return {
-        "ok": alive == expected,
+        "ok": alive == expected and engine.supervisor_alive(),
         "alive": alive,
         "expected": expected,
+        "supervisor": engine.supervisor_alive(),
+        "restarts": engine.restarts,
         "running": len(engine.running),
         "queued": await engine.queue_depth(),
     }

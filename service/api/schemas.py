@@ -590,7 +590,17 @@ class DeploymentListQuerySchema(PageQuerySchema):
     until = fields.AwareDateTime(metadata={"description": "Created before (ISO 8601 with zone)."})
 
 
-class DeleteServerQuerySchema(Schema):
+class DeleteAppQuerySchema(Schema):
+    cancel_tasks = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "Cancel its queued and running tasks first (running playbooks are "
+            "killed) instead of refusing with 409; their history is kept."
+        },
+    )
+
+
+class DeleteServerQuerySchema(DeleteAppQuerySchema):
     cascade = fields.Boolean(
         load_default=False,
         metadata={"description": "Also delete the server's apps, versions and deployments."},

@@ -22,6 +22,7 @@ from service.api.schemas import (
 from service.domain import servers
 from service.domain.records import get_or_404
 from service.errors import Conflict, NotFound
+from service.keys import ENGINE
 from service.models import Server
 
 SERVER = ServerSchema()
@@ -63,13 +64,22 @@ async def update_server(request: web.Request) -> web.Response:
 @operation(
     tags=TAGS,
     summary="Delete a server",
-    description="Refused with 409 while the server has apps, unless `cascade=true`.",
+    description=(
+        "Refused with 409 while the server has apps, unless `cascade=true`, and while it "
+        "has queued or running tasks (named in `details.tasks`), unless `cancel_tasks=true`."
+    ),
     errors=[NotFound, Conflict],
 )
 @querystring_schema(DeleteServerQuerySchema)
 @response_schema(None, 204, description="Deleted.")
 async def delete_server(request: web.Request) -> web.Response:
-    await servers.delete_server(record_id(request), cascade=query(request)["cascade"])
+    params = query(request)
+    await servers.delete_server(
+        request.config_dict[ENGINE],
+        record_id(request),
+        cascade=params["cascade"],
+        cancel_tasks=params["cancel_tasks"],
+    )
     return no_content()
 
 

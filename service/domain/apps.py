@@ -1,6 +1,6 @@
-"""Apps: unique names, an existing server, and no deletion mid-deploy."""
+"""Apps: unique names, an existing server, and no deletion under unfinished tasks."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from service.domain.records import (
     ensure_unique,
@@ -11,6 +11,9 @@ from service.domain.records import (
 )
 from service.errors import Conflict
 from service.models import App, AppStatus, Server
+
+if TYPE_CHECKING:
+    from service.tasks.engine import TaskEngine
 
 
 async def create_app(data: dict[str, Any]) -> App:
@@ -30,8 +33,11 @@ async def update_app(app_id: int, changes: dict[str, Any]) -> App:
     return await save(app)
 
 
-async def delete_app(app_id: int) -> None:
+async def delete_app(engine: "TaskEngine", app_id: int, *, cancel_tasks: bool) -> None:
+    """Refuse while the app has unfinished tasks, unless the caller asked to cancel them."""
     app = await get_or_404(App, app_id)
+    await engine.clear_tasks(f"App {app_id}", app_ids=[app_id], cancel=cancel_tasks)
+    await app.refresh_from_db()
     if app.status == AppStatus.DEPLOYING:
         raise Conflict(f"App {app_id} is being deployed; wait for it to finish.")
     await app.delete()

@@ -48,10 +48,10 @@ class Task(TimestampedModel):
     kind = fields.CharEnumField(TaskKind, max_length=32)
     status = fields.CharEnumField(TaskStatus, max_length=16, default=TaskStatus.QUEUED)
     server = fields.ForeignKeyField(
-        "models.Server", related_name="tasks", null=True, on_delete=fields.CASCADE
+        "models.Server", related_name="tasks", null=True, on_delete=fields.SET_NULL
     )
     app = fields.ForeignKeyField(
-        "models.App", related_name="tasks", null=True, on_delete=fields.CASCADE
+        "models.App", related_name="tasks", null=True, on_delete=fields.SET_NULL
     )
     deployment = fields.ForeignKeyField(
         "models.Deployment", related_name="tasks", null=True, on_delete=fields.SET_NULL

@@ -1,16 +1,21 @@
 """The task engine: a persistent queue in the database, worked by N asyncio workers.
 
-- A task waits (`queued`) until a worker is free and no other task runs on its server.
+- A task waits (`queued`) until a worker is free and no other task runs on its server;
+  tasks of one server start in the order they were queued, also when one of them waits out
+  a retry backoff (the server's later tasks wait behind it).
 - Running a task = rendering the server's inventory, running the kind's playbook through
   `service.ansible.runner`, publishing every event live and storing it in batches.
 - Unreachable hosts are retried with exponential backoff up to the task's `max_attempts`.
 - Cancel kills the run's whole process tree; a task found `running` at start-up was
   orphaned by a crash: its leftover processes are killed and it is marked `interrupted`.
+- Nothing a task does stops a worker: an error anywhere in a worker's round is logged with
+  its traceback and fails that task, and a supervisor restarts a worker that ends anyway.
 """
 
 import asyncio
 import logging
 import shutil
+from collections.abc import Callable, Coroutine, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +42,11 @@ RUNNER_STATUSES = {
 }
 FLUSH_INTERVAL = 0.25
 IDLE_POLL = 1.0
+RESTART_DELAY = 0.5
+"""Pause before a worker that ended is restarted, so a worker that keeps dying cannot spin."""
+CANCEL_WAIT = 60.0
+"""How long deleting a server or app waits for its cancelled tasks to end."""
+ACTIVE_STATUSES = (TaskStatus.QUEUED, TaskStatus.RUNNING)
 
 
 class Publisher(Protocol):
@@ -69,31 +79,66 @@ class TaskEngine:
         self._busy_servers: set[int] = set()
         self._wakeup = asyncio.Event()
         self._finished: dict[int, asyncio.Event] = {}
-        self._workers: list[asyncio.Task[None]] = []
+        self._loops: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._supervisor: asyncio.Task[None] | None = None
+        self.restarts = 0
+        """Workers (or the flusher) restarted after they ended unexpectedly."""
 
     # Life cycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
         await self.recover()
-        self._workers = [
-            asyncio.create_task(self._worker(), name=f"task-worker-{n}")
-            for n in range(self.settings.workers)
-        ]
-        self._workers.append(asyncio.create_task(self._flusher(), name="task-event-flusher"))
+        self._loops = {f"task-worker-{n}": self._worker for n in range(self.settings.workers)}
+        self._loops["task-event-flusher"] = self._flusher
+        self._workers = {name: self._spawn(name) for name in self._loops}
+        self._supervisor = asyncio.create_task(self._supervise(), name="task-supervisor")
 
     async def stop(self) -> None:
-        for worker in self._workers:
+        everything = [*filter(None, [self._supervisor]), *self._workers.values()]
+        for worker in everything:  # the supervisor first: it must not restart the others
             worker.cancel()
-        for worker in self._workers:
+        for worker in everything:
             with suppress(asyncio.CancelledError):
                 await worker
-        self._workers = []
+        self._workers = {}
+        self._supervisor = None
+
+    def workers_expected(self) -> int:
+        return len(self._loops)
 
     def workers_alive(self) -> int:
-        return sum(1 for worker in self._workers if not worker.done())
+        return sum(1 for worker in self._workers.values() if not worker.done())
+
+    def supervisor_alive(self) -> bool:
+        return self._supervisor is not None and not self._supervisor.done()
+
+    def _spawn(self, name: str) -> asyncio.Task[None]:
+        return asyncio.create_task(self._loops[name](), name=name)
+
+    async def _supervise(self) -> None:
+        """Restart any worker that ended: they only end on a bug or a stray cancellation."""
+        while True:
+            ended, _ = await asyncio.wait(
+                self._workers.values(), return_when=asyncio.FIRST_COMPLETED
+            )
+            await asyncio.sleep(RESTART_DELAY)
+            for worker in ended:
+                name = worker.get_name()
+                if worker.cancelled():
+                    log.error("%s was cancelled; restarting it", name)
+                else:
+                    log.error("%s ended; restarting it", name, exc_info=worker.exception())
+                self.restarts += 1
+                self._workers[name] = self._spawn(name)
 
     async def recover(self) -> None:
-        """Mark tasks orphaned by a crash `interrupted` and kill what is left of their runs."""
+        """Mark tasks orphaned by a crash `interrupted` and kill what is left of their runs.
+
+        The stored pid misses a run cut before its first event was stored, so every
+        ansible-playbook working in this service's runs directory is killed as well.
+        """
+        processes.kill_runs(str(self.runs_dir))
         for task in await Task.filter(status=TaskStatus.RUNNING):
             if task.pid and "ansible-playbook" in processes.command_line(task.pid):
                 processes.kill_tree(task.pid)
@@ -160,6 +205,47 @@ class TaskEngine:
             await self._status_changed(task)
         return task
 
+    async def clear_tasks(
+        self,
+        owner: str,
+        *,
+        server_id: int | None = None,
+        app_ids: Iterable[int] = (),
+        cancel: bool,
+    ) -> None:
+        """Before `owner` is deleted: refuse while tasks of `server_id` or `app_ids` are
+        queued or running, or (`cancel`) cancel them and return once they have ended.
+        Their history stays: a task outlives its server and app (the keys become null).
+        """
+        app_ids = set(app_ids)
+        active = [
+            task
+            for task in await Task.filter(status__in=ACTIVE_STATUSES)
+            if server_id in targets(task) or task.app_id in app_ids
+        ]
+        task_ids = [task.id for task in active]
+        if not active:
+            return
+        if not cancel:
+            raise Conflict(
+                f"{owner} has unfinished tasks {task_ids}; wait for them to end "
+                "or pass cancel_tasks=true to cancel them.",
+                details={"tasks": task_ids},
+            )
+        for task in active:
+            with suppress(Conflict):  # it finished in the meantime
+                await self.cancel(task)
+        try:
+            async with asyncio.timeout(CANCEL_WAIT):
+                for task_id in task_ids:
+                    await self.wait(task_id)
+        except TimeoutError:
+            raise Conflict(
+                f"The cancelled tasks of {owner.lower()} did not end within "
+                f"{CANCEL_WAIT:.0f} s; try again.",
+                details={"tasks": task_ids},
+            ) from None
+
     async def retry(self, task: Task, *, failed_hosts_only: bool) -> Task:
         if task.status not in FINISHED_STATUSES or task.status == TaskStatus.SUCCESSFUL:
             raise Conflict(
@@ -171,7 +257,9 @@ class TaskEngine:
             limit = sorted({*result.get("failed_hosts", []), *result.get("unreachable_hosts", [])})
             if not limit:
                 raise Conflict(f"Task {task.id} has no failed hosts to retry.")
-        server = await Server.get(id=task.server_id)
+        server = await Server.get_or_none(id=task.server_id) if task.server_id else None
+        if server is None:
+            raise Conflict(f"The server of task {task.id} has been deleted.")
         return await self.submit(
             task.kind,
             server,
@@ -219,8 +307,13 @@ class TaskEngine:
     # Workers ------------------------------------------------------------------------------
 
     async def _worker(self) -> None:
+        """Claim and run tasks for ever; an error fails the task at hand, never the worker."""
         while True:
-            running = await self._claim()
+            try:
+                running = await self._claim()
+            except Exception:
+                log.exception("could not claim a task")
+                running = None
             if running is None:
                 self._wakeup.clear()
                 with suppress(TimeoutError):
@@ -228,38 +321,78 @@ class TaskEngine:
                 continue
             try:
                 await self._execute(running)
+            except Exception as exc:
+                log.exception("task %s failed in the engine", running.task.id)
+                await self._fail(running.task.id, f"The engine failed during this task: {exc}")
             finally:
-                self.running.pop(running.task.id, None)
-                self._busy_servers.difference_update(targets(running.task))
-                self._wakeup.set()
+                self._release(running.task)
+
+    def _release(self, task: Task) -> None:
+        self.running.pop(task.id, None)
+        self._busy_servers.difference_update(targets(task))
+        self._wakeup.set()
+
+    async def _fail(self, task_id: int, reason: str) -> None:
+        """Last resort after an engine error: a task still `running` is marked failed."""
+        try:
+            await Task.filter(id=task_id, status=TaskStatus.RUNNING).update(
+                status=TaskStatus.FAILED, error=reason, finished_at=datetime.now(UTC), pid=None
+            )
+            task = await Task.get_or_none(id=task_id)
+            if task is not None:
+                await self._status_changed(task)
+        except Exception:
+            log.exception("could not mark task %s failed", task_id)
+        finally:
+            if task_id in self._finished:
+                self._finished.pop(task_id).set()
 
     async def _claim(self) -> Running | None:
-        """The oldest due task whose server is free, atomically switched to running."""
+        """The oldest due task whose servers are free, atomically switched to running.
+
+        Per-server FIFO: a task that must wait (its server busy, or a retry backing off)
+        holds back the later tasks of its servers, so none of them overtakes it.
+        """
         now = datetime.now(UTC)
         candidates = await Task.filter(status=TaskStatus.QUEUED).order_by("id").limit(100)
+        held: set[int] = set()
         for task in candidates:
-            due = task.not_before is None or task.not_before <= now
             wanted = targets(task)
-            if not due or not self._busy_servers.isdisjoint(wanted) or task.id in self.running:
+            due = task.not_before is None or task.not_before <= now
+            free = self._busy_servers.isdisjoint(wanted) and held.isdisjoint(wanted)
+            if not due or not free or task.id in self.running:
+                held.update(wanted)
                 continue
             self._busy_servers.update(wanted)
-            claimed = await Task.filter(id=task.id, status=TaskStatus.QUEUED).update(
-                status=TaskStatus.RUNNING,
-                attempts=task.attempts + 1,
-                started_at=task.started_at or now,
-                not_before=None,
-            )
-            if not claimed:
+            try:
+                running = await self._start_claim(task, now)
+            except Exception:
                 self._busy_servers.difference_update(wanted)
-                continue
-            task = await Task.get(id=task.id)
-            running = Running(task, RunControl(), EventLog(task.id, task.last_seq + 1), Progress())
-            self.running[task.id] = running
-            # Registered before this read: a cancel after it finds the run in `self.running`.
-            if await Task.filter(id=task.id, cancel_requested=True).exists():
-                running.control.cancel()
-            return running
+                self.running.pop(task.id, None)
+                await self._fail(task.id, "The engine failed while starting this task.")
+                raise
+            if running is not None:
+                return running
+            self._busy_servers.difference_update(wanted)
         return None
+
+    async def _start_claim(self, task: Task, now: datetime) -> Running | None:
+        """Switch `task` to running unless another worker or a cancel got there first."""
+        claimed = await Task.filter(id=task.id, status=TaskStatus.QUEUED).update(
+            status=TaskStatus.RUNNING,
+            attempts=task.attempts + 1,
+            started_at=task.started_at or now,
+            not_before=None,
+        )
+        if not claimed:
+            return None
+        task = await Task.get(id=task.id)
+        running = Running(task, RunControl(), EventLog(task.id, task.last_seq + 1), Progress())
+        self.running[task.id] = running
+        # Registered before this read: a cancel after it finds the run in `self.running`.
+        if await Task.filter(id=task.id, cancel_requested=True).exists():
+            running.control.cancel()
+        return running
 
     async def _execute(self, running: Running) -> None:
         task = running.task
@@ -392,6 +525,8 @@ def targets(task: Task) -> set[int]:
 
 async def load_servers(task: Task) -> list[Server]:
     """The task's servers, its primary server first."""
+    if task.server_id is None:
+        raise LookupError("its server has been deleted")
     ids = [task.server_id, *(i for i in task.server_ids or [] if i != task.server_id)]
     found = {server.id: server for server in await Server.filter(id__in=ids)}
     missing = [i for i in ids if i not in found]

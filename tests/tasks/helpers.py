@@ -43,6 +43,18 @@ async def start(api, path: str) -> dict[str, Any]:
     return reply.body["task"]
 
 
+async def no_ansible_left(data_dir, timeout: float = 30) -> list[tuple[int, str]]:
+    """Wait until no ansible-playbook process of `data_dir` is left; return what is left.
+
+    A killed process disappears from the list once it has exited (its command line is then
+    empty), which on a loaded machine can take a moment: wait on that, with a deadline.
+    """
+    deadline = time.monotonic() + timeout
+    while (left := ansible_processes(data_dir)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    return left
+
+
 def ansible_processes(data_dir) -> list[tuple[int, str]]:
     """ansible-playbook processes (and their forks) of the service using `data_dir`.
 

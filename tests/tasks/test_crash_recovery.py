@@ -7,7 +7,7 @@ import aiohttp
 import pytest
 
 from tests.service_process import start_service
-from tests.tasks.helpers import ansible_processes
+from tests.tasks.helpers import ansible_processes, no_ansible_left
 
 pytestmark = pytest.mark.hosts
 
@@ -62,10 +62,6 @@ async def test_a_run_cut_by_a_crash_is_interrupted_and_its_processes_killed(
             new_id = (await retry.json())["task"]["id"]
             cancel = await session.post(f"{base}/tasks/{new_id}/cancel")
             assert cancel.status == 202
-        for _ in range(50):
-            if not ansible_processes(tmp_path):
-                break
-            await asyncio.sleep(0.1)
-        assert ansible_processes(tmp_path) == []
+        assert await no_ansible_left(tmp_path) == []
     finally:
         await restarted.stop()

@@ -6,12 +6,21 @@ import time
 
 import pytest
 
+from service.ansible.runner import RunControl
 from service.app import create_app
 from service.config import Settings
 from service.domain import tokens
+from service.keys import ENGINE
 from tests.conftest import Api
+from tests.hosts import network
 from tests.hosts.system import SUBNET_OCTET
-from tests.tasks.helpers import ansible_processes, create_server, start, wait_for_task
+from tests.tasks.helpers import (
+    ansible_processes,
+    create_server,
+    no_ansible_left,
+    start,
+    wait_for_task,
+)
 
 pytestmark = pytest.mark.hosts
 
@@ -192,3 +201,93 @@ async def test_one_task_at_a_time_per_server(api, target_hosts):
     listed = await api.get("/api/v1/tasks", params={"server_id": server["id"]})
     assert [t["id"] for t in listed.body["items"]] == [second["id"], first["id"]]
     assert json.dumps(listed.body)  # serialisable as returned
+
+
+async def wait_for_forks(api, task_id: int) -> None:
+    """Until the run is under way on the host: a task started, so the forks exist."""
+    async with asyncio.timeout(120):
+        while True:
+            events = (await api.get(f"/api/v1/tasks/{task_id}/events")).body["items"]
+            if any(e["event"]["event"] == "runner_on_start" for e in events):
+                return
+            await asyncio.sleep(0.1)
+
+
+async def test_cancel_right_after_the_claim_kills_the_run(api, target_hosts):
+    """The cancel lands before the run's first event (its pid is not known yet)."""
+    server = await create_server(api, target_hosts.hosts[0], target_hosts.private_key, name="early")
+    engine = api.client.app[ENGINE]
+    task = await start(api, f"/api/v1/servers/{server['id']}/setup/packages")
+    async with asyncio.timeout(60):
+        while task["id"] not in engine.running:
+            await asyncio.sleep(0)
+    assert engine.running[task["id"]].control.pid is None
+
+    reply = await api.post(f"/api/v1/tasks/{task['id']}/cancel")
+
+    assert reply.status == 202
+    done = await wait_for_task(api, task["id"], timeout=60)
+    assert done["status"] == "cancelled"
+    assert await no_ansible_left(api.data_dir) == []
+
+
+async def test_cancel_kills_the_forks_even_if_the_pid_never_arrived(api, target_hosts, monkeypatch):
+    """As on a loaded machine where the first event comes late: the forks die too.
+
+    The host's link goes down mid-task, so a fork left alive would wait on its SSH
+    connection instead of ending with its task.
+    """
+    never_known = property(lambda self: None, lambda self, pid: None)
+    monkeypatch.setattr(RunControl, "pid", never_known, raising=False)
+    host = target_hosts.hosts[1]
+    server = await create_server(api, host, target_hosts.private_key, name="late")
+    task = await start(api, f"/api/v1/servers/{server['id']}/setup/packages")
+    await wait_for_forks(api, task["id"])
+    await set_link(host, "down")
+    try:
+        async with asyncio.timeout(60):  # a fork stuck on the dead link
+            while len(ansible_processes(api.data_dir)) < 2:
+                await asyncio.sleep(0.1)
+        reply = await api.post(f"/api/v1/tasks/{task['id']}/cancel")
+
+        assert reply.status == 202
+        assert (await wait_for_task(api, task["id"], timeout=60))["status"] == "cancelled"
+        assert await no_ansible_left(api.data_dir) == []
+    finally:
+        await set_link(host, "up")
+
+
+async def set_link(host, state: str) -> None:
+    """Take the host's side of a target's link down or up (its address and routes stay)."""
+    command = ["ip", "link", "set", network.veth_name(host.name), state]
+    process = await asyncio.create_subprocess_exec(*command)
+    assert await process.wait() == 0, command
+
+
+async def test_deleting_a_server_under_a_running_task(api, target_hosts):
+    """The reported break-in, four rounds: 409, then cancel_tasks=true; the queue lives on."""
+    for round_number in range(4):
+        host = target_hosts.hosts[round_number % len(target_hosts.hosts)]
+        name = f"deleted-{round_number}"
+        server = await create_server(api, host, target_hosts.private_key, name=name)
+        path = f"/api/v1/servers/{server['id']}"
+        task = await start(api, f"{path}/setup/packages")
+        await wait_for_forks(api, task["id"])
+
+        refused = await api.delete(path)
+        deleted = await api.delete(path, params={"cancel_tasks": "true"})
+
+        assert refused.status == 409, refused.body
+        assert refused.body["error"]["details"] == {"tasks": [task["id"]]}
+        assert deleted.status == 204, deleted.body
+        kept = (await api.get(f"/api/v1/tasks/{task['id']}")).body
+        assert (kept["status"], kept["server_id"]) == ("cancelled", None)
+        events = (await api.get(f"/api/v1/tasks/{task['id']}/events")).body["items"]
+        assert [e["seq"] for e in events] == list(range(1, kept["last_seq"] + 1))
+        assert await no_ansible_left(api.data_dir) == []
+    health = await api.get("/api/v1/health")
+    assert health.status == 200, health.body
+    assert health.body["components"]["workers"]["restarts"] == 0
+    server = await create_server(api, target_hosts.hosts[2], target_hosts.private_key, name="after")
+    task = await start(api, f"/api/v1/servers/{server['id']}/test-connection")
+    assert (await wait_for_task(api, task["id"]))["status"] == "successful"

@@ -1,15 +1,19 @@
 """The task engine driven through the API, with ansible-runner replaced by a scripted fake."""
 
+import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+from tortoise.exceptions import IntegrityError
 
 from service.app import create_app
 from service.config import Settings
 from service.keys import ENGINE
 from service.models import Server, Task, TaskKind, TaskStatus
 from service.storage.db import database
+from service.tasks.events import EventLog
 from tests.unit.helpers import (
     FakeAnsible,
     Outcome,
@@ -304,6 +308,34 @@ async def test_one_task_per_server_at_a_time_while_servers_run_in_parallel(api, 
     assert len(fake.calls) == 3
 
 
+@pytest.mark.parametrize("settings", [{"retry_backoff": 0.3}], indirect=True)
+async def test_a_task_backing_off_keeps_its_place_in_its_servers_queue(
+    quick_poll, api, fake, server, monkeypatch
+):
+    """47 fails unreachable and backs off; 50 and 51 (same server) wait for its retry."""
+    order: list[int] = []
+
+    async def recording_run(spec, run_dir: Path, on_event, control):
+        order.append(int(run_dir.name.split("-")[1]))
+        return await fake(spec, run_dir, on_event, control)
+
+    monkeypatch.setattr("service.tasks.engine.run_playbook", recording_run)
+    other = await create_server(api, "web-2", "10.0.0.6")
+    fake.outcomes = [unreachable(), success()]
+    fake.hold()
+    first = await queue_connection_test(api, server)
+    await wait_until(lambda: len(fake.calls) == 1, what="first attempt")
+    later = [await queue_connection_test(api, server) for _ in range(2)]
+    elsewhere = await queue_connection_test(api, other)
+    fake.release()
+
+    for task in (first, *later, elsewhere):
+        assert (await wait_for_task(api, task["id"]))["status"] == "successful"
+    on_server = [task_id for task_id in order if task_id != elsewhere["id"]]
+    assert on_server == [first["id"], first["id"], later[0]["id"], later[1]["id"]]
+    assert order.index(elsewhere["id"]) < order.index(first["id"], 1)  # other servers go on
+
+
 # Setup, lockdown, audit -------------------------------------------------------------------
 
 
@@ -404,3 +436,213 @@ def assert_delay(not_before: datetime, seconds: int) -> None:
 
 def far_future() -> datetime:
     return datetime.now(UTC) + timedelta(days=1)
+
+
+# Nothing a task does kills a worker -------------------------------------------------------
+
+
+def failing_once(original, error: Exception):
+    """`original` (a coroutine function) that raises `error` on its first call."""
+    calls: list[int] = []
+
+    async def failing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+        return await original(*args, **kwargs)
+
+    return failing
+
+
+async def assert_engine_works(api, server) -> None:
+    """Workers all alive, none restarted, /health 200, and a new task runs."""
+    engine = api.client.app[ENGINE]
+    task = await wait_for_task(api, (await queue_connection_test(api, server))["id"])
+    assert task["status"] == "successful"
+    assert engine.workers_alive() == engine.workers_expected() == engine.settings.workers + 1
+    health = await api.get("/api/v1/health")
+    assert health.status == 200, health.body
+    assert health.body["components"]["workers"]["restarts"] == engine.restarts
+
+
+def engine_tracebacks(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "service.tasks.engine" and r.exc_info]
+
+
+@pytest.mark.parametrize("point", ["_execute", "_finish"])
+async def test_an_engine_error_fails_the_task_and_the_worker_goes_on(
+    api, fake, server, monkeypatch, caplog, point
+):
+    engine = api.client.app[ENGINE]
+    original = getattr(engine, point)
+    monkeypatch.setattr(engine, point, failing_once(original, RuntimeError("injected failure")))
+
+    task = await wait_for_task(api, (await queue_connection_test(api, server))["id"])
+
+    assert task["status"] == "failed"
+    assert task["error"] == "The engine failed during this task: injected failure"
+    assert task["finished_at"]
+    assert "injected failure" in engine_tracebacks(caplog)[0].exc_text
+    await assert_engine_works(api, server)
+    assert engine.restarts == 0
+
+
+async def test_a_failed_event_flush_fails_the_task_and_the_worker_goes_on(
+    api, fake, server, monkeypatch, caplog
+):
+    """As when the events of a deleted server's task were stored (FOREIGN KEY failed)."""
+    broken: set[int] = set()
+    original = EventLog.flush
+
+    async def flush(self: EventLog) -> None:
+        if self.task_id in broken:
+            raise IntegrityError("FOREIGN KEY constraint failed")
+        await original(self)
+
+    monkeypatch.setattr(EventLog, "flush", flush)
+    fake.hold()
+    doomed = await queue_connection_test(api, server)
+    await wait_until(lambda: len(fake.calls) == 1, what="run started")
+    broken.add(doomed["id"])
+    fake.release()
+
+    task = await wait_for_task(api, doomed["id"])
+
+    assert task["status"] == "failed"
+    assert "FOREIGN KEY constraint failed" in task["error"]
+    assert engine_tracebacks(caplog)
+    await assert_engine_works(api, server)
+    assert api.client.app[ENGINE].restarts == 0
+
+
+async def test_a_failed_claim_is_logged_and_the_task_still_runs(
+    api, fake, server, monkeypatch, caplog
+):
+    engine = api.client.app[ENGINE]
+    monkeypatch.setattr(
+        engine, "_start_claim", failing_once(engine._start_claim, RuntimeError("database hiccup"))
+    )
+
+    task = await wait_for_task(api, (await queue_connection_test(api, server))["id"])
+
+    assert task["status"] == "successful"
+    assert "database hiccup" in engine_tracebacks(caplog)[0].exc_text
+    await assert_engine_works(api, server)
+
+
+async def test_a_worker_that_ends_is_restarted_and_counted_in_health(
+    api, fake, server, monkeypatch
+):
+    monkeypatch.setattr("service.tasks.engine.RESTART_DELAY", 0)
+    engine = api.client.app[ENGINE]
+    expected = engine.workers_expected()
+    for worker in list(engine._workers.values()):  # every worker and the flusher
+        worker.cancel()
+
+    await wait_until(
+        lambda: engine.restarts == expected and engine.workers_alive() == expected,
+        what="workers restarted",
+    )
+
+    await assert_engine_works(api, server)
+    health = await api.get("/api/v1/health")
+    assert health.body["components"]["workers"]["restarts"] == expected
+
+
+async def test_health_names_the_workers_when_one_is_dead(api, fake, server):
+    engine = api.client.app[ENGINE]
+    engine._supervisor.cancel()
+    next(iter(engine._workers.values())).cancel()
+    await wait_until(lambda: engine.workers_alive() < engine.workers_expected(), what="death")
+
+    reply = await api.get("/api/v1/health")
+
+    assert reply.status == 503
+    assert reply.body["error"]["details"]["failing"] == ["workers"]
+    workers = reply.body["error"]["details"]["workers"]
+    assert workers["alive"] == workers["expected"] - 1
+    assert workers["supervisor"] is False
+
+
+# Deleting a server or an app under its tasks ----------------------------------------------
+
+
+async def hold_two_tasks(api, fake, server) -> list[dict]:
+    """One task running (held) and one queued behind it on `server`."""
+    fake.hold()
+    running = await queue_connection_test(api, server)
+    await wait_until(lambda: len(fake.calls) == 1, what="run started")
+    return [running, await queue_connection_test(api, server)]
+
+
+async def test_deleting_a_server_with_unfinished_tasks_is_a_conflict(api, fake, server):
+    tasks = await hold_two_tasks(api, fake, server)
+
+    reply = await api.delete(f"/api/v1/servers/{server['id']}")
+
+    assert reply.status == 409
+    error = reply.body["error"]
+    assert error["code"] == "conflict"
+    assert error["details"] == {"tasks": [task["id"] for task in tasks]}
+    assert "cancel_tasks=true" in error["message"]
+    assert (await api.get(f"/api/v1/servers/{server['id']}")).status == 200
+    fake.release()
+    for task in tasks:
+        assert (await wait_for_task(api, task["id"]))["status"] == "successful"
+
+
+async def test_deleting_a_server_with_cancel_tasks_keeps_their_history(api, fake, server):
+    """Four rounds of the reported break-in: the queue stays alive."""
+    for round_number in range(4):
+        target = await create_server(api, f"doomed-{round_number}", "10.0.0.9")
+        tasks = await hold_two_tasks(api, fake, target)
+
+        reply = await api.delete(f"/api/v1/servers/{target['id']}", params={"cancel_tasks": "true"})
+
+        assert reply.status == 204, reply.body
+        assert fake.calls[-1].saw_cancel
+        assert (await api.get(f"/api/v1/servers/{target['id']}")).status == 404
+        for task in tasks:
+            kept = (await api.get(f"/api/v1/tasks/{task['id']}")).body
+            assert kept["status"] == "cancelled"
+            assert kept["server_id"] is None
+            assert kept["server_ids"] == [target["id"]]
+        events = (await api.get(f"/api/v1/tasks/{tasks[0]['id']}/events")).body
+        assert [item["event"]["event"] for item in events["items"]] == ["playbook_on_start"]
+        fake.calls.clear()
+        fake.gate = None
+    await assert_engine_works(api, server)
+
+
+async def test_deleting_an_app_with_unfinished_tasks(api, fake, server, app_record):
+    engine = api.client.app[ENGINE]
+    fake.hold()
+    task = await engine.submit(
+        TaskKind.CONNECTION_TEST, await Server.get(id=server["id"]), app_id=app_record["id"]
+    )
+    await wait_until(lambda: len(fake.calls) == 1, what="run started")
+    path = f"/api/v1/apps/{app_record['id']}"
+
+    refused = await api.delete(path)
+    deleted = await api.delete(path, params={"cancel_tasks": "true"})
+
+    assert refused.status == 409
+    assert refused.body["error"]["details"] == {"tasks": [task.id]}
+    assert deleted.status == 204
+    kept = (await api.get(f"/api/v1/tasks/{task.id}")).body
+    assert (kept["status"], kept["app_id"], kept["server_id"]) == ("cancelled", None, server["id"])
+    assert (await api.get(path)).status == 404
+    fake.gate = None
+    await assert_engine_works(api, server)
+
+
+async def test_retry_of_a_task_whose_server_was_deleted_is_a_conflict(api, fake, server):
+    fake.outcomes = [failure()]
+    target = await create_server(api, "gone", "10.0.0.9")
+    failed = await wait_for_task(api, (await queue_connection_test(api, target))["id"])
+    assert (await api.delete(f"/api/v1/servers/{target['id']}")).status == 204
+
+    reply = await api.post(f"/api/v1/tasks/{failed['id']}/retry", json={})
+
+    assert reply.status == 409
+    assert "deleted" in reply.body["error"]["message"]
