@@ -22,11 +22,11 @@ SEMVER_RE = re.compile(
 )
 """Semantic Versioning 2.0.0: MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD]."""
 
-SYSTEMD_UNIT_RE = re.compile(
-    r"^[A-Za-z0-9_][A-Za-z0-9:_.-]*(@[A-Za-z0-9:_.-]*)?"
-    r"(\.(service|socket|timer|target|path|mount|slice|scope))?$"
-)
-"""Unit names systemd accepts, without backslash escapes; the suffix is optional."""
+SYSTEMD_UNIT_RE = re.compile(r"^(?=.{1,255}$)[A-Za-z0-9_][A-Za-z0-9_.:-]*(@[A-Za-z0-9_.:-]+)?$")
+"""Unit names systemd accepts (at most 255 characters), without backslash escapes, with one
+optional non-empty @instance; the suffix (`.service`, ...) is optional. The same pattern is
+`app_service_name_pattern` in roles/app_service, so the API never accepts a name the
+playbook refuses (tests/test_validators.py holds them together)."""
 
 SAFE_PATH_SEGMENT_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 
@@ -73,4 +73,4 @@ def is_safe_absolute_path(value: str) -> bool:
 
 
 def is_systemd_unit(value: str) -> bool:
-    return len(value) <= 255 and bool(SYSTEMD_UNIT_RE.match(value)) and ".." not in value
+    return bool(SYSTEMD_UNIT_RE.match(value)) and ".." not in value

@@ -349,7 +349,8 @@ class ServiceLogsQuerySchema(Schema):
         validate=[
             validate.Length(max=32),
             validate.Regexp(
-                r"^(today|yesterday|-?[0-9]{1,6}[smhd]|[0-9]{4}-[0-9]{2}-[0-9]{2}( [0-9:]{5,8})?)$",
+                r"^(today|yesterday|-?[0-9]{1,6}[smhd]|[0-9]{4}-[0-9]{2}-[0-9]{2}"
+                r"( [0-9]{2}:[0-9]{2}(:[0-9]{2})?)?)$",
                 error="Use today, yesterday, a relative time like -1h, or YYYY-MM-DD[ HH:MM[:SS]].",
             ),
         ],
