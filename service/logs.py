@@ -3,6 +3,7 @@
 import logging
 
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web import BaseRequest, StreamResponse
 
 from service.keys import REQUEST_ID
@@ -13,6 +14,19 @@ def configure_logging(level: str) -> None:
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("aiohttp.server").addFilter(client_errors_as_warnings)
+
+
+def client_errors_as_warnings(record: logging.LogRecord) -> bool:
+    """A malformed request (bad header, bad framing) is the client's error, answered 400 by
+    aiohttp: log it as one warning line, not as an error with a traceback."""
+    error = record.exc_info[1] if record.exc_info else None
+    if isinstance(error, HttpProcessingError) and 400 <= (error.code or 0) < 500:
+        record.levelno, record.levelname = logging.WARNING, "WARNING"
+        record.msg = f"{record.getMessage()}: {error.code} {error.message}"
+        record.args = None
+        record.exc_info = record.exc_text = None
+    return True
 
 
 class AccessLogger(AbstractAccessLogger):

@@ -1,5 +1,6 @@
 """The `pb-deployer` command, run as a user runs it: a real process, a real SQLite file."""
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -121,3 +122,18 @@ async def test_token_never_reaches_the_log(tmp_path):
     assert "GET /api/v1/servers 200" in rest
     assert secret not in rest
     assert "pbd_" not in rest
+
+
+async def test_a_malformed_request_is_logged_as_a_client_error_without_a_traceback(tmp_path):
+    service = await start_service(tmp_path)
+    host, port = service.base_url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Bad: a\x00b\r\n\r\n")
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    await service.stop()
+    log = service.output + (await service.process.stdout.read()).decode()
+    assert b" 400 " in status_line
+    assert "WARNING aiohttp.server: Error handling request" in log
+    assert "Traceback" not in log and "ERROR" not in log
