@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from service.ansible.inventory import connection_vars
 from service.ansible.runner import RunResult
 from service.ansible.sshkeys import public_key_of
 from service.config import Settings
@@ -66,8 +67,10 @@ async def finish_connection_test(
 def setup_vars(
     task: Task, servers: list[Server], settings: Settings, public_key: str
 ) -> dict[str, Any]:
-    """The app user gets the key the service connects with (so it can connect after lockdown:
-    the service's own, or the server's manual key) plus any extra keys."""
+    """The app user gets exactly the key the service connects with (so it can connect after
+    lockdown: the service's own, or the server's manual key) plus any extra keys.
+
+    Exclusive: the service's run decides the whole key set (a run by hand adds keys)."""
     server = servers[0]
     part = task.params.get("part", "all")
     keys = [public_key]
@@ -78,6 +81,7 @@ def setup_vars(
     return {
         "app_user_name": server.app_username,
         "app_user_authorized_keys": [*keys, *task.params.get("authorized_keys", [])],
+        "app_user_authorized_keys_exclusive": True,
         "app_user_enabled": part in ("all", "user"),
         "packages_enabled": part in ("all", "packages"),
         "packages_dist_upgrade": bool(task.params.get("upgrade")),
@@ -97,10 +101,18 @@ async def finish_setup(
 def lockdown_vars(
     task: Task, servers: list[Server], settings: Settings, public_key: str
 ) -> dict[str, Any]:
+    """The lockout guard's login is the one the service makes after lockdown: the app user,
+    the same key file (none: the ssh-agent) and the service's own known_hosts."""
     server = servers[0]
+    connection = connection_vars(server, settings)
     return {
         "app_user_name": server.app_username,
         "ssh_hardening_app_user": server.app_username,
+        "ssh_hardening_access_host": server.host,
+        "ssh_hardening_access_port": server.port,
+        "ssh_hardening_access_user": server.app_username,
+        "ssh_hardening_access_key_file": connection.get("ansible_ssh_private_key_file", ""),
+        "ssh_hardening_access_known_hosts_file": str(settings.known_hosts_path.absolute()),
         "firewall_ssh_port": server.port,
         "firewall_allowed_ports": task.params.get("allowed_ports", []),
     }
