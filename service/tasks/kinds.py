@@ -6,6 +6,9 @@ status change, and `finish` records the real outcome (connection facts, `setup_c
 `security_locked`, an audit report, a deployment's result).
 """
 
+import os
+import shutil
+import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,8 +70,8 @@ async def finish_connection_test(
 def setup_vars(
     task: Task, servers: list[Server], settings: Settings, public_key: str
 ) -> dict[str, Any]:
-    """The app user gets exactly the key the service connects with (so it can connect after
-    lockdown: the service's own, or the server's manual key) plus any extra keys.
+    """The app user gets exactly the keys the service connects with (so it can connect after
+    lockdown: its own, the server's manual key, or the ssh-agent's) plus any extra keys.
 
     Exclusive: the service's run decides the whole key set (a run by hand adds keys)."""
     server = servers[0]
@@ -78,6 +81,8 @@ def setup_vars(
         manual = public_key_of(Path(server.manual_key_path))
         if manual:
             keys.append(manual)
+    elif server.use_ssh_agent:
+        keys.extend(agent_public_keys())
     return {
         "app_user_name": server.app_username,
         "app_user_authorized_keys": [*keys, *task.params.get("authorized_keys", [])],
@@ -87,6 +92,29 @@ def setup_vars(
         "packages_dist_upgrade": bool(task.params.get("upgrade")),
         **({"packages_extra": task.params["packages"]} if task.params.get("packages") else {}),
     }
+
+
+def agent_public_keys() -> list[str]:
+    """The public keys of the service's ssh-agent (SSH_AUTH_SOCK), which an agent server's
+    connection offers; none when there is no agent or it holds no key."""
+    program = shutil.which("ssh-add")
+    if program is None or not os.environ.get("SSH_AUTH_SOCK"):
+        return []
+    try:
+        listed = subprocess.run(  # noqa: S603 -- fixed program, argv list, no shell
+            [program, "-L"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return []
+    if listed.returncode != 0:
+        return []
+    # "type base64" only: the comment is a path on this machine (the role checks the rest).
+    return [" ".join(line.split()[:2]) for line in listed.stdout.splitlines() if line.strip()]
 
 
 async def finish_setup(

@@ -7,8 +7,6 @@ state when that fails. A run of setup by hand adds keys instead of replacing the
 """
 
 import json
-import os
-import signal
 import subprocess
 
 import pytest
@@ -141,24 +139,11 @@ async def test_lockdown_is_refused_when_the_service_key_was_removed_by_hand(
     await finished_ok(api, f"/api/v1/servers/{sid}/test-connection")
 
 
-@pytest.fixture
-def ssh_agent(tmp_path, monkeypatch, target_hosts):
-    """An ssh-agent of this test holding the harness key, its socket in the service's env."""
-    socket = tmp_path / "agent.sock"
-    started = subprocess.run(
-        ["ssh-agent", "-a", str(socket), "-s"], capture_output=True, text=True, check=True
-    )
-    pid = int(started.stdout.split("SSH_AGENT_PID=")[1].split(";")[0])
-    monkeypatch.setenv("SSH_AUTH_SOCK", str(socket))
-    subprocess.run(["ssh-add", "-q", str(target_hosts.private_key)], check=True)
-    yield socket
-    os.kill(pid, signal.SIGTERM)
-
-
-async def test_lockdown_of_an_agent_server_proves_the_agent_login(
+async def test_an_agent_server_gets_the_agent_key_and_lockdown_proves_the_agent_login(
     api, target_hosts, lab_host, ssh_agent
 ):
     host = lab_host
+    ssh_agent(target_hosts.private_key)
     reply = await api.post(
         "/api/v1/servers",
         json={"name": "agent", "host": host.ip, "port": host.port, "use_ssh_agent": True},
@@ -166,16 +151,20 @@ async def test_lockdown_of_an_agent_server_proves_the_agent_login(
     assert reply.status == 201, reply.body
     sid = reply.body["id"]
 
-    # Given setup gave the app user only the service key, not the agent's: refused.
+    # Setup gives the app user the agent's key: the one the service connects with.
     await finished_ok(api, f"/api/v1/servers/{sid}/setup", json={})
+    agent_key = public_key(target_hosts.private_key).split()[1]
+    assert any(agent_key in line for line in key_lines(target_hosts, host))
+
+    # Given that key removed by hand, lockdown proves the agent's login and refuses.
+    root_run(target_hosts, host, "sed", "-i", f"\\|{agent_key}|d", APP_KEYS)
     refused = await finished(api, f"/api/v1/servers/{sid}/security/lockdown")
     assert refused["status"] == "failed", refused
     assert "with the ssh-agent" in refused["error"], refused
     assert (await server_record(api, sid))["security_locked"] is False
 
-    # Given setup with the agent's key: lockdown proves the agent login and later tasks work.
-    agent_key = public_key(target_hosts.private_key)
-    await finished_ok(api, f"/api/v1/servers/{sid}/setup", json={"authorized_keys": [agent_key]})
+    # Setup again puts it back; lockdown then succeeds and later tasks work over the agent.
+    await finished_ok(api, f"/api/v1/servers/{sid}/setup", json={})
     await finished_ok(api, f"/api/v1/servers/{sid}/security/lockdown")
     assert (await server_record(api, sid))["security_locked"] is True
     await finished_ok(api, f"/api/v1/servers/{sid}/test-connection")

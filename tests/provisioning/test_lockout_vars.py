@@ -1,6 +1,8 @@
 """The variables the service gives setup and lockdown: the key set it wants, and the login
 the lockout guard must prove (the one the service makes after lockdown)."""
 
+import subprocess
+
 from service.config import Settings
 from service.models import Server, Task, TaskKind
 from service.tasks.kinds import lockdown_vars, setup_vars
@@ -44,3 +46,13 @@ def test_the_service_setup_makes_exactly_its_key_set(tmp_path):
         "ssh-ed25519 AAAA extra",
     ]
     assert variables["app_user_authorized_keys_exclusive"] is True
+
+
+def test_an_agent_server_setup_adds_the_agent_keys(tmp_path, ssh_agent):
+    key = tmp_path / "agent_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    ssh_agent(key)
+    task = Task(kind=TaskKind.SETUP, params={})
+    variables = setup_vars(task, [server(use_ssh_agent=True)], Settings(data_dir=tmp_path), "svc")
+    expected = " ".join(key.with_name("agent_ed25519.pub").read_text().split()[:2])
+    assert variables["app_user_authorized_keys"] == ["svc", expected]
