@@ -7,12 +7,16 @@ outcome (connection facts, `setup_complete`, `security_locked`, an audit report,
 deployment's result).
 """
 
+import os
+import shutil
+import subprocess
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from service.ansible.inventory import connection_vars
 from service.ansible.runner import RunResult
 from service.ansible.sshkeys import public_key_of
 from service.config import Settings
@@ -67,8 +71,10 @@ async def finish_connection_test(
 def setup_vars(
     task: Task, servers: list[Server], settings: Settings, public_key: str
 ) -> dict[str, Any]:
-    """The app user gets the key the service connects with (so it can connect after lockdown:
-    the service's own, or the server's manual key) plus any extra keys."""
+    """The app user gets exactly the keys the service connects with (so it can connect after
+    lockdown: its own, the server's manual key, or the ssh-agent's) plus any extra keys.
+
+    Exclusive: the service's run decides the whole key set (a run by hand adds keys)."""
     server = servers[0]
     part = task.params.get("part", "all")
     keys = [public_key]
@@ -76,14 +82,40 @@ def setup_vars(
         manual = public_key_of(Path(server.manual_key_path))
         if manual:
             keys.append(manual)
+    elif server.use_ssh_agent:
+        keys.extend(agent_public_keys())
     return {
         "app_user_name": server.app_username,
         "app_user_authorized_keys": [*keys, *task.params.get("authorized_keys", [])],
+        "app_user_authorized_keys_exclusive": True,
         "app_user_enabled": part in ("all", "user"),
         "packages_enabled": part in ("all", "packages"),
         "packages_dist_upgrade": bool(task.params.get("upgrade")),
         **({"packages_extra": task.params["packages"]} if task.params.get("packages") else {}),
     }
+
+
+def agent_public_keys() -> list[str]:
+    """The public keys of the service's ssh-agent (SSH_AUTH_SOCK), which an agent server's
+    connection offers; none when there is no agent or it holds no key."""
+    program = shutil.which("ssh-add")
+    if program is None or not os.environ.get("SSH_AUTH_SOCK"):
+        return []
+    try:
+        listed = subprocess.run(  # noqa: S603 -- fixed program, argv list, no shell
+            [program, "-L"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return []
+    if listed.returncode != 0:
+        return []
+    # "type base64" only: the comment is a path on this machine (the role checks the rest).
+    return [" ".join(line.split()[:2]) for line in listed.stdout.splitlines() if line.strip()]
 
 
 async def finish_setup(
@@ -98,10 +130,18 @@ async def finish_setup(
 def lockdown_vars(
     task: Task, servers: list[Server], settings: Settings, public_key: str
 ) -> dict[str, Any]:
+    """The lockout guard's login is the one the service makes after lockdown: the app user,
+    the same key file (none: the ssh-agent) and the service's own known_hosts."""
     server = servers[0]
+    connection = connection_vars(server, settings)
     return {
         "app_user_name": server.app_username,
         "ssh_hardening_app_user": server.app_username,
+        "ssh_hardening_access_host": server.host,
+        "ssh_hardening_access_port": server.port,
+        "ssh_hardening_access_user": server.app_username,
+        "ssh_hardening_access_key_file": connection.get("ansible_ssh_private_key_file", ""),
+        "ssh_hardening_access_known_hosts_file": str(settings.known_hosts_path.absolute()),
         "firewall_ssh_port": server.port,
         "firewall_allowed_ports": task.params.get("allowed_ports", []),
     }

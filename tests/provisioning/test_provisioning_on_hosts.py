@@ -7,21 +7,10 @@ import time
 
 import pytest
 
-from service.app import create_app
-from service.config import Settings
-from service.domain import tokens
-from tests.conftest import Api
-from tests.tasks.helpers import create_server, wait_for_task
+from tests.provisioning.helpers import audit, finished_ok, ssh
+from tests.tasks.helpers import create_server
 
 pytestmark = pytest.mark.hosts
-
-
-def ssh(
-    target_hosts, host, user, *command, extra=(), timeout=30
-) -> subprocess.CompletedProcess[str]:
-    argv = ["ssh", "-i", str(target_hosts.private_key), *target_hosts.ssh_options(), *extra,
-            "-l", user, host.ip, *command]  # fmt: skip
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def tcp_state(ip: str, port: int, timeout: float = 3.0) -> str:
@@ -33,36 +22,6 @@ def tcp_state(ip: str, port: int, timeout: float = 3.0) -> str:
         return "refused"
     except (TimeoutError, OSError):
         return "filtered"
-
-
-async def finished_ok(api, path: str, *, json=None, timeout=600) -> dict:
-    reply = await api.post(path, json=json) if json is not None else await api.post(path)
-    assert reply.status == 202, reply.body
-    done = await wait_for_task(api, reply.body["task"]["id"], timeout=timeout)
-    assert done["status"] == "successful", done
-    return done
-
-
-async def audit(api, server_id: int) -> dict:
-    await finished_ok(api, f"/api/v1/servers/{server_id}/security/audit")
-    reply = await api.get(f"/api/v1/servers/{server_id}/security/audit")
-    assert reply.status == 200, reply.body
-    return reply.body["report"]
-
-
-@pytest.fixture
-async def api(aiohttp_client, tmp_path, running_hosts):
-    settings = Settings(data_dir=tmp_path / "data", workers=2)
-    client = await aiohttp_client(create_app(settings))
-    return Api(client, (await tokens.issue_token("t")).secret)
-
-
-@pytest.fixture
-def lab_host(target_hosts, running_hosts):
-    """The last host, handed back pristine afterwards (it gets locked down and bans us)."""
-    host = running_hosts[-1]
-    yield host
-    target_hosts.reset_host(host)
 
 
 async def test_setup_lockdown_audit_and_proof_from_outside(api, target_hosts, lab_host):
