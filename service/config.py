@@ -25,6 +25,9 @@ class Settings:
     run_timeout: int = 3600
     retry_backoff: int = 5
     unreachable_attempts: int = 3
+    header_timeout: float = 15
+    body_timeout: float = 30
+    service_read_timeout: float = 60
 
     def __post_init__(self) -> None:
         if not self.database_url:
@@ -72,6 +75,8 @@ class Settings:
 def _coerce(kind: object, raw: str) -> object:
     if kind is int:
         return int(raw)
+    if kind is float:
+        return float(raw)
     if kind is Path:
         return Path(raw)
     return raw
