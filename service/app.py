@@ -53,9 +53,14 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware],
         client_max_size=settings.max_json_body_bytes,
-        # aiohttp's keep-alive timer also bounds how long a client may take to send its
-        # request line and headers (byte by byte or not at all); bodies have body_timeout.
-        handler_args={"keepalive_timeout": settings.header_timeout},
+        handler_args={
+            # aiohttp's keep-alive timer also bounds how long a client may take to send its
+            # request line and headers (byte by byte or not at all); bodies: body_timeout.
+            "keepalive_timeout": settings.header_timeout,
+            # A client that disconnects does not cancel its handler half-way (run_app's
+            # default, pinned so that tests run the same way): reads fail, state stays whole.
+            "handler_cancellation": False,
+        },
     )
     app[SETTINGS] = settings
     app.on_startup.append(clean_partial_uploads)

@@ -83,12 +83,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except web.RequestPayloadError as exc:
-        # aiohttp's parser gave up on the body (bad Content-Encoding data): it is at its end.
-        request.content.feed_eof()
-        error: APIError = UnreadableBody(f"The body could not be read: {exc.__cause__ or exc}.")
-        return _api_error_response(request, error)
+        error = UnreadableBody(f"The body could not be read: {exc.__cause__ or exc}.")
+        return await _api_error_response(request, error)
     except APIError as exc:
-        return _api_error_response(request, exc)
+        return await _api_error_response(request, exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -113,10 +111,15 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
 
 
-def _api_error_response(request: web.Request, exc: APIError) -> web.Response:
+async def _api_error_response(request: web.Request, exc: APIError) -> web.StreamResponse:
     response = error_response(
         request, exc.status, exc.code, exc.message, exc.details, headers=exc.headers
     )
     if exc.closes_connection:
+        # Send the answer, then drop the connection at once: aiohttp would otherwise go on
+        # reading (up to its lingering time) a body that is broken or not coming.
         response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()
     return response
