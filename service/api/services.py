@@ -73,17 +73,20 @@ async def _run_and_wait(request: web.Request, params: dict[str, Any]) -> Task:
     engine = request.config_dict[ENGINE]
     timeout = request.config_dict[SETTINGS].service_read_timeout
     task = await engine.submit(TaskKind.SERVICE, server, {"service_name": unit, **params})
+    timed_out = False
     try:
         async with asyncio.timeout(timeout):
             await engine.wait(task.id)
     except TimeoutError:
-        raise _timed_out(task.id, timeout) from None
-    finished = await Task.get_or_none(id=task.id)
-    if finished is None:
+        timed_out = True
+    current = await Task.get_or_none(id=task.id)
+    if current is None:
         raise NotFound(f"Task {task.id} was deleted (with its server) before it finished.")
-    if finished.status != TaskStatus.SUCCESSFUL:
-        raise _failure(finished)
-    return finished
+    if timed_out:
+        raise _timed_out(current.id, timeout)
+    if current.status != TaskStatus.SUCCESSFUL:
+        raise _failure(current)
+    return current
 
 
 @operation(

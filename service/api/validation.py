@@ -73,8 +73,10 @@ class APIParser(AIOHTTPParser):
             return json.loads(raw.decode("utf-8"))
         except RecursionError:
             raise InvalidJSON("The body is nested too deeply.") from None
-        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, the digit limit
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise InvalidJSON(f"The body is not valid JSON: {exc}.") from None
+        except ValueError:  # int() refuses literals over sys.get_int_max_str_digits()
+            raise InvalidJSON("The body holds a number too long to read.") from None
 
 
 PARSER = APIParser()
