@@ -2,6 +2,7 @@
 
 Baseline, same run, same disk: `cp` of the same file into the same data directory.
 Memory: the service's peak RSS (VmHWM) during the upload minus its RSS just before it.
+Then a hostile 1,000,000-entry zip (about 96 MB): time to its 422 and the same RSS figure.
 
     .venv/bin/python -m bench.upload [--size-mib 1024]
 """
@@ -18,6 +19,7 @@ from pathlib import Path
 import aiohttp
 
 from tests.service_process import running_service
+from tests.storage.zipcraft import write_many_entries
 
 CHUNK = 4 * 1024 * 1024
 
@@ -58,7 +60,7 @@ async def new_version(session: aiohttp.ClientSession, base: str) -> int:
     return (await (await session.post(f"{base}/api/v1/versions", json=version)).json())["id"]
 
 
-def curl_upload(url: str, token: str, path: Path) -> float:
+def curl_upload(url: str, token: str, path: Path, expect: str = "201") -> float:
     """Upload with curl (a separate process, streaming the file: `-T`), timed to the reply."""
     started = time.perf_counter()
     result = subprocess.run(
@@ -68,7 +70,7 @@ def curl_upload(url: str, token: str, path: Path) -> float:
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     elapsed = time.perf_counter() - started
-    assert result.stdout == "201", result.stdout + result.stderr
+    assert result.stdout == expect, result.stdout + result.stderr
     return elapsed
 
 
@@ -113,6 +115,15 @@ async def main() -> None:
                 )
                 os.sync()
                 growth.append((memory_kib(pid, "VmHWM") - before) / 1024)
+            many = write_many_entries(work / "many.zip", 1_000_000)
+            many_mib = many.stat().st_size / 2**20
+            async with aiohttp.ClientSession(headers=headers) as session:
+                version_id = await new_version(session, service.base_url)
+            url = f"{service.base_url}/api/v1/versions/{version_id}/upload"
+            reset_peak(pid)
+            before = memory_kib(pid, "VmRSS")
+            refused_in = await asyncio.to_thread(curl_upload, url, service.token, many, "422")
+            many_growth = (memory_kib(pid, "VmHWM") - before) / 1024
     mib = size / 2**20
     best_cp, best_up = min(cp_times), min(upload_times)
     print(f"cp:     {', '.join(f'{t:.2f}s' for t in cp_times)} -> best {mib / best_cp:.0f} MiB/s")
@@ -122,6 +133,10 @@ async def main() -> None:
     print(f"throughput ratio upload/cp (best runs): {best_cp / best_up:.2f}x")
     figures = ", ".join(f"{g:.1f}" for g in growth)
     print(f"service peak RSS growth during upload: {figures} MiB (max {max(growth):.1f})")
+    print(
+        f"1,000,000-entry zip ({many_mib:.0f} MiB) refused in "
+        f"{refused_in:.2f}s, peak RSS growth {many_growth:.1f} MiB"
+    )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from service.api.v1 import create_v1_app
 from service.config import Settings
 from service.keys import DATABASE, ENGINE, HUB, OPENAPI, SETTINGS
 from service.storage.db import database
+from service.storage.uploads import remove_partial_files
 from service.tasks.engine import TaskEngine
 from service.ws.hub import Hub
 from service.ws.publisher import HubPublisher
@@ -38,6 +39,11 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     await engine.stop()
 
 
+async def clean_partial_uploads(app: web.Application) -> None:
+    """Uploads cut off by a crash (kill -9) left `.part` files that nothing will finish."""
+    remove_partial_files(app[SETTINGS].uploads_dir)
+
+
 async def close_websockets(app: web.Application) -> None:
     await app[HUB].close_all()
 
@@ -47,8 +53,17 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware],
         client_max_size=settings.max_json_body_bytes,
+        handler_args={
+            # aiohttp's keep-alive timer also bounds how long a client may take to send its
+            # request line and headers (byte by byte or not at all); bodies: body_timeout.
+            "keepalive_timeout": settings.header_timeout,
+            # A client that disconnects does not cancel its handler half-way (run_app's
+            # default, pinned so that tests run the same way): reads fail, state stays whole.
+            "handler_cancellation": False,
+        },
     )
     app[SETTINGS] = settings
+    app.on_startup.append(clean_partial_uploads)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(engine_ctx)
     app.on_shutdown.append(close_websockets)

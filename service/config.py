@@ -60,6 +60,9 @@ class Settings:
     run_timeout: int = 3600
     retry_backoff: int = 5
     unreachable_attempts: int = 3
+    header_timeout: float = 15
+    body_timeout: float = 30
+    service_read_timeout: float = 60
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
@@ -148,7 +151,9 @@ def read_config_file(path: Path) -> dict[str, Any]:
             raise ConfigError(f"{path}: unknown setting {name!r} (known: {known})")
         if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
             raise ConfigError(f"{path}: {name} must be an integer")
-        if kind is not int and not isinstance(value, str):
+        if kind is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise ConfigError(f"{path}: {name} must be a number")
+        if kind not in (int, float) and not isinstance(value, str):
             raise ConfigError(f"{path}: {name} must be a string")
         values[name] = Path(value) if kind is Path else value
         if kind is Path and not Path(value).is_absolute():
@@ -158,12 +163,12 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 
 def _coerce(name: str, kind: object, raw: str) -> object:
-    if kind is int:
+    if kind is int or kind is float:
         try:
-            return int(raw)
+            return kind(raw)
         except ValueError:
-            variable = ENV_PREFIX + name.upper()
-            raise ConfigError(f"{variable} must be an integer, not {raw!r}") from None
+            wanted = "an integer" if kind is int else "a number"
+            raise ConfigError(f"{ENV_PREFIX}{name.upper()} must be {wanted}, not {raw!r}") from None
     if kind is Path:
         return Path(raw)
     return raw

@@ -16,11 +16,19 @@ class ServiceError(Exception):
 class APIError(ServiceError):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
+    closes_connection: ClassVar[bool] = False
+    """The rest of the request cannot be trusted or read: answer, then close the connection."""
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}
 
 
 class BadRequest(APIError):
@@ -31,6 +39,14 @@ class BadRequest(APIError):
 class InvalidJSON(APIError):
     status = 400
     code = "invalid_json"
+
+
+class UnreadableBody(APIError):
+    """The body's bytes could not be read as sent (e.g. `Content-Encoding: gzip` on plain data)."""
+
+    status = 400
+    code = "bad_request"
+    closes_connection = True
 
 
 class Unauthorized(APIError):
@@ -53,6 +69,14 @@ class MethodNotAllowed(APIError):
     code = "method_not_allowed"
 
 
+class RequestTimeout(APIError):
+    """The client stopped sending its body: the connection is dropped."""
+
+    status = 408
+    code = "request_timeout"
+    closes_connection = True
+
+
 class Conflict(APIError):
     status = 409
     code = "conflict"
@@ -68,6 +92,11 @@ class UnsupportedMediaType(APIError):
     code = "unsupported_media_type"
 
 
+class RangeNotSatisfiable(APIError):
+    status = 416
+    code = "range_not_satisfiable"
+
+
 class ValidationFailed(APIError):
     status = 422
     code = "validation_failed"
@@ -78,18 +107,29 @@ class ServiceUnavailable(APIError):
     code = "service_unavailable"
 
 
+class GatewayTimeout(APIError):
+    """A read that runs a playbook did not finish in time; `details.task_id` goes on."""
+
+    status = 504
+    code = "gateway_timeout"
+
+
 ERROR_CLASSES: tuple[type[APIError], ...] = (
     BadRequest,
     InvalidJSON,
+    UnreadableBody,
     Unauthorized,
     Forbidden,
     NotFound,
     MethodNotAllowed,
+    RequestTimeout,
     Conflict,
     PayloadTooLarge,
     UnsupportedMediaType,
+    RangeNotSatisfiable,
     ValidationFailed,
     APIError,
     ServiceUnavailable,
+    GatewayTimeout,
 )
 """Every error the API can return, for the OpenAPI document."""

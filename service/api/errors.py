@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from service.errors import APIError
+from service.errors import APIError, UnreadableBody
 from service.keys import REQUEST_ID
 
 log = logging.getLogger(__name__)
@@ -22,9 +22,11 @@ HTTP_STATUS_CODES: dict[int, str] = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
     415: "unsupported_media_type",
+    416: "range_not_satisfiable",
     422: "validation_failed",
     503: "service_unavailable",
 }
@@ -71,13 +73,20 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     return response
 
 
+def _client_is_gone(request: web.Request, exc: Exception) -> bool:
+    return isinstance(exc, ConnectionError) and request.transport is None
+
+
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Turn APIErrors, aiohttp's HTTP errors and anything unexpected into the error format."""
     try:
         return await handler(request)
+    except web.RequestPayloadError as exc:
+        error = UnreadableBody(f"The body could not be read: {exc.__cause__ or exc}.")
+        return await _api_error_response(request, error)
     except APIError as exc:
-        return error_response(request, exc.status, exc.code, exc.message, exc.details)
+        return await _api_error_response(request, exc)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -86,8 +95,31 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         )
         headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
         return error_response(request, exc.status, code, exc.reason, headers=headers)
-    except Exception:
+    except Exception as exc:
+        if _client_is_gone(request, exc):
+            # Nobody reads this answer; the access log line gets its status.
+            log.warning(
+                "client disconnected during %s %s (request_id=%s)",
+                request.method,
+                request.path,
+                request.get(REQUEST_ID, "-"),
+            )
+            return error_response(request, 400, "bad_request", "The client disconnected.")
         log.exception("unhandled error (request_id=%s)", request.get(REQUEST_ID, "-"))
         return error_response(
             request, 500, "internal_error", "Internal server error. Quote the request id."
         )
+
+
+async def _api_error_response(request: web.Request, exc: APIError) -> web.StreamResponse:
+    response = error_response(
+        request, exc.status, exc.code, exc.message, exc.details, headers=exc.headers
+    )
+    if exc.closes_connection:
+        # Send the answer, then drop the connection at once: aiohttp would otherwise go on
+        # reading (up to its lingering time) a body that is broken or not coming.
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()
+    return response

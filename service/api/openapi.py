@@ -39,10 +39,11 @@ Tokens are created with `pb-deployer token create --name NAME`.
 **Errors.** Every failure has the same body:
 `{"error": {"code": "...", "message": "...", "details": {...}, "request_id": "..."}}`.
 `code` is stable: bad_request, invalid_json (400), unauthorized (401), forbidden (403),
-not_found (404), method_not_allowed (405), conflict (409), payload_too_large (413),
-unsupported_media_type (415), validation_failed (422, `details` maps each field to its
-messages), internal_error (500, reveals nothing; quote the request id),
-service_unavailable (503). Every response carries an `X-Request-ID` header.
+not_found (404), method_not_allowed (405), request_timeout (408), conflict (409),
+payload_too_large (413), unsupported_media_type (415), range_not_satisfiable (416),
+validation_failed (422, `details` maps each field to its messages), internal_error (500,
+reveals nothing; quote the request id), service_unavailable (503), gateway_timeout (504,
+`details.task_id` names the task that goes on). Every response carries an `X-Request-ID` header.
 
 **Lists** take `page` (from 1), `per_page` (1-100) and `sort` (a field, `-` for descending)
 and return `items`, `page`, `per_page`, `total_items`, `total_pages`. Unknown query

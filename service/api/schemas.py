@@ -1,7 +1,8 @@
 """Every request and response body of the API, in one place (one schema per resource).
 
 The validators come from `service.validators`; strings are always length-limited, numbers
-and booleans refuse values of another JSON type (`"22"`, `true` for a port).
+and booleans refuse values of another JSON type (`"22"`, `true` for a port), and every
+integer read from a request is an `Integer`: within the database's INTEGER column.
 """
 
 from typing import Any
@@ -20,9 +21,23 @@ from service.models import (
 
 MAX_NOTES = 10_000
 MAX_PER_PAGE = 100
+DB_INTEGER_MIN = -(2**31)
+DB_INTEGER_MAX = 2**31 - 1
+"""The range of an INTEGER column (PostgreSQL's; SQLite's is wider): ids, counters, ports."""
 
 
-class StrictInteger(fields.Integer):
+class Integer(fields.Integer):
+    """Every integer input (query or body): a value the database can compare with its
+    columns, so no query overflows. Documented as the schema's minimum/maximum."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        own = kwargs.pop("validate", None)
+        extra = [] if own is None else own if isinstance(own, list) else [own]
+        bounds = validate.Range(min=DB_INTEGER_MIN, max=DB_INTEGER_MAX)
+        super().__init__(validate=[bounds, *extra], **kwargs)
+
+
+class StrictInteger(Integer):
     """An integer that is a JSON number, never a bool or a numeric string."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -249,8 +264,8 @@ class TaskEventPageSchema(Schema):
 
 
 class TaskEventQuerySchema(Schema):
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
-    limit = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
+    after = Integer(load_default=0, validate=validate.Range(min=0))
+    limit = Integer(load_default=500, validate=validate.Range(min=1, max=5000))
 
 
 class TaskRetrySchema(Schema):
@@ -344,7 +359,7 @@ class ServiceActionSchema(Schema):
 
 
 class ServiceLogsQuerySchema(Schema):
-    lines = fields.Integer(load_default=100, validate=validate.Range(min=1, max=5000))
+    lines = Integer(load_default=100, validate=validate.Range(min=1, max=5000))
     since = fields.String(
         validate=[
             validate.Length(max=32),
@@ -497,7 +512,7 @@ class DeploymentStatusSchema(Schema):
 
 
 class DeploymentStatsQuerySchema(Schema):
-    app_id = fields.Integer(validate=validate.Range(min=1))
+    app_id = Integer(validate=validate.Range(min=1))
 
 
 class DeploymentStatsSchema(Schema):
@@ -526,6 +541,7 @@ class DeploymentStatsSchema(Schema):
 
 
 class AppServersSchema(Schema):
+    app_id = fields.Integer(dump_only=True, metadata={"example": 1})
     server_ids = fields.List(
         StrictInteger(validate=validate.Range(min=1)),
         required=True,
@@ -548,8 +564,8 @@ def sort_field(allowed: list[str], default: str = "id") -> fields.String:
 
 
 class PageQuerySchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    page = Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 class ServerListQuerySchema(PageQuerySchema):
@@ -561,7 +577,7 @@ class ServerListQuerySchema(PageQuerySchema):
 
 class AppListQuerySchema(PageQuerySchema):
     sort = sort_field(["id", "name", "status", "created", "updated"])
-    server_id = fields.Integer(validate=validate.Range(min=1))
+    server_id = Integer(validate=validate.Range(min=1))
     status = fields.Enum(AppStatus, by_value=True)
     q = fields.String(
         validate=validate.Length(min=1, max=64), metadata={"description": "Name contains."}
@@ -570,20 +586,20 @@ class AppListQuerySchema(PageQuerySchema):
 
 class VersionListQuerySchema(PageQuerySchema):
     sort = sort_field(["id", "version_number", "created"])
-    app_id = fields.Integer(validate=validate.Range(min=1))
+    app_id = Integer(validate=validate.Range(min=1))
 
 
 class TaskListQuerySchema(PageQuerySchema):
     sort = sort_field(["id", "created", "status", "kind"], default="-id")
-    server_id = fields.Integer(validate=validate.Range(min=1))
-    app_id = fields.Integer(validate=validate.Range(min=1))
+    server_id = Integer(validate=validate.Range(min=1))
+    app_id = Integer(validate=validate.Range(min=1))
     status = fields.Enum(TaskStatus, by_value=True)
     kind = fields.Enum(TaskKind, by_value=True)
 
 
 class DeploymentListQuerySchema(PageQuerySchema):
     sort = sort_field(["id", "created", "status"], default="-id")
-    app_id = fields.Integer(validate=validate.Range(min=1))
+    app_id = Integer(validate=validate.Range(min=1))
     status = fields.Enum(DeploymentStatus, by_value=True)
     since = fields.AwareDateTime(
         metadata={"description": "Created at or after (ISO 8601 with zone)."}

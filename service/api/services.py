@@ -1,8 +1,9 @@
 """/services: systemd units on a server — status, control and journal logs.
 
-Reads (status, logs) run the service playbook and wait for it, up to a limit: the answer
-is the unit's real state now. Past the limit they answer 202 with the task to follow.
-Control actions are background tasks (202) like every other operation.
+Reads (status, logs) run the service playbook and wait for it, up to a limit
+(`PBD_SERVICE_READ_TIMEOUT`): the answer is the unit's real state now. Past the limit they
+answer 504 `gateway_timeout` naming the task, which goes on, to follow. Control actions
+are background tasks (202) like every other operation.
 """
 
 import asyncio
@@ -20,16 +21,21 @@ from service.api.schemas import (
     ServiceStatusSchema,
     TaskAcceptedSchema,
 )
-from service.api.tasks import accepted
+from service.api.tasks import accepted, task_links
 from service.domain.records import get_or_404
-from service.errors import APIError, NotFound, ServiceUnavailable, ValidationFailed
-from service.keys import ENGINE
+from service.errors import (
+    APIError,
+    GatewayTimeout,
+    NotFound,
+    ServiceUnavailable,
+    ValidationFailed,
+)
+from service.keys import ENGINE, SETTINGS
 from service.models import App, Server, Task, TaskKind, TaskStatus
 from service.validators import is_systemd_unit
 
 SERVER_ID = r"{server_id:\d{1,9}}"
 UNIT = r"{service_name:[A-Za-z0-9_][A-Za-z0-9:_.@-]{0,254}}"
-READ_TIMEOUT = 60
 TAGS = ["services"]
 
 
@@ -52,19 +58,35 @@ def _failure(task: Task) -> APIError:
     return ServiceUnavailable(message, details={"task_id": task.id})
 
 
-async def _run_and_wait(request: web.Request, params: dict[str, Any]) -> Task | web.Response:
+def _timed_out(task_id: int, timeout: float) -> GatewayTimeout:
+    links = task_links(task_id)
+    return GatewayTimeout(
+        f"The service playbook did not finish within {timeout:g} s; "
+        f"task {task_id} goes on: follow it for the answer.",
+        details={"task_id": task_id, "links": links},
+        headers={"Location": links["self"]},
+    )
+
+
+async def _run_and_wait(request: web.Request, params: dict[str, Any]) -> Task:
     server, unit = await _target(request)
     engine = request.config_dict[ENGINE]
+    timeout = request.config_dict[SETTINGS].service_read_timeout
     task = await engine.submit(TaskKind.SERVICE, server, {"service_name": unit, **params})
+    timed_out = False
     try:
-        async with asyncio.timeout(READ_TIMEOUT):
+        async with asyncio.timeout(timeout):
             await engine.wait(task.id)
     except TimeoutError:
-        return accepted(await Task.get(id=task.id))
-    task = await Task.get(id=task.id)
-    if task.status != TaskStatus.SUCCESSFUL:
-        raise _failure(task)
-    return task
+        timed_out = True
+    current = await Task.get_or_none(id=task.id)
+    if current is None:
+        raise NotFound(f"Task {task.id} was deleted (with its server) before it finished.")
+    if timed_out:
+        raise _timed_out(current.id, timeout)
+    if current.status != TaskStatus.SUCCESSFUL:
+        raise _failure(current)
+    return current
 
 
 @operation(
@@ -98,35 +120,38 @@ async def list_services(request: web.Request) -> web.Response:
     return web.json_response({"server_id": server.id, "items": items})
 
 
+READ_DESCRIPTION = (
+    "Runs the service playbook and waits for it (up to `PBD_SERVICE_READ_TIMEOUT`, 60 s); "
+    "past that, 504 `gateway_timeout` with the task id (`details.task_id`, `Location`) to "
+    "follow: the task goes on."
+)
+READ_ERRORS = [NotFound, ServiceUnavailable, GatewayTimeout]
+
+
 @operation(
     tags=TAGS,
     summary="The unit's state now (active/sub state, since, main PID, memory)",
-    description="Runs the service playbook and waits (up to 60 s; then 202 with the task).",
-    errors=[NotFound, ServiceUnavailable],
+    description=READ_DESCRIPTION,
+    errors=READ_ERRORS,
 )
 @response_schema(ServiceStatusSchema, 200, description="The unit's state.")
 async def service_status(request: web.Request) -> web.Response:
-    outcome = await _run_and_wait(request, {"action": "status"})
-    if isinstance(outcome, web.Response):
-        return outcome
-    return web.json_response({"task_id": outcome.id, "status": outcome.result["status"]})
+    task = await _run_and_wait(request, {"action": "status"})
+    return web.json_response({"task_id": task.id, "status": task.result["status"]})
 
 
 @operation(
     tags=TAGS,
     summary="Recent journal lines of the unit",
-    description="Runs the service playbook and waits (up to 60 s; then 202 with the task). "
-    "The same entries reach WebSocket subscribers of `server:ID` as `log` messages.",
-    errors=[NotFound, ServiceUnavailable],
+    description=f"{READ_DESCRIPTION} The same entries reach WebSocket subscribers of "
+    "`server:ID` as `log` messages.",
+    errors=READ_ERRORS,
 )
 @querystring_schema(ServiceLogsQuerySchema)
 @response_schema(ServiceLogsSchema, 200, description="Journal entries, oldest first.")
 async def service_logs(request: web.Request) -> web.Response:
-    params = {"action": "logs", **query(request)}
-    outcome = await _run_and_wait(request, params)
-    if isinstance(outcome, web.Response):
-        return outcome
-    return web.json_response({"task_id": outcome.id, "logs": outcome.result["logs"]})
+    task = await _run_and_wait(request, {"action": "logs", **query(request)})
+    return web.json_response({"task_id": task.id, "logs": task.result["logs"]})
 
 
 @operation(

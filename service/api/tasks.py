@@ -33,14 +33,19 @@ ACCEPTED = TaskAcceptedSchema()
 TAGS = ["tasks"]
 
 
-def accepted(task: Task) -> web.Response:
-    """202 with the new task and where to follow it."""
-    links = {
-        "self": f"/api/v1/tasks/{task.id}",
-        "events": f"/api/v1/tasks/{task.id}/events",
-        "cancel": f"/api/v1/tasks/{task.id}/cancel",
+def task_links(task_id: int) -> dict[str, str]:
+    """Where to follow a task."""
+    return {
+        "self": f"/api/v1/tasks/{task_id}",
+        "events": f"/api/v1/tasks/{task_id}/events",
+        "cancel": f"/api/v1/tasks/{task_id}/cancel",
         "websocket": "/api/v1/ws",
     }
+
+
+def accepted(task: Task) -> web.Response:
+    """202 with the new task and where to follow it."""
+    links = task_links(task.id)
     return web.json_response(
         {"task": TASK.dump(task), "links": links},
         status=202,

@@ -2,17 +2,43 @@
 
 aiohttp-apispec's decorators describe each handler's inputs (`__schemas__`); this module
 parses them with webargs and raises our own errors instead of webargs' bare 400/422.
+Every JSON body is read and decoded here, in `APIParser.load_json`, and nowhere else.
 """
 
+import asyncio
+import json
 from typing import Any, NoReturn
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
 from marshmallow import Schema, ValidationError
+from webargs import core
 from webargs.aiohttpparser import AIOHTTPParser, is_json_request
 
-from service.errors import InvalidJSON, UnsupportedMediaType, ValidationFailed
-from service.keys import BODY, QUERY
+from service.errors import InvalidJSON, RequestTimeout, UnsupportedMediaType, ValidationFailed
+from service.keys import BODY, QUERY, SETTINGS
+
+CONTENT_CODINGS = {"", "identity", "gzip", "deflate"}
+"""The request Content-Encodings aiohttp decodes; anything else would reach us still encoded."""
+
+
+def check_content_encoding(request: web.Request) -> None:
+    coding = request.headers.get(hdrs.CONTENT_ENCODING, "").strip().lower()
+    if coding not in CONTENT_CODINGS:
+        raise UnsupportedMediaType(
+            "Send the body uncompressed, or with Content-Encoding gzip or deflate.",
+            details={"content_encoding": coding[:64]},
+        )
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The whole (small) body, or 408 when the client takes longer than the body timeout."""
+    timeout = request.config_dict[SETTINGS].body_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            return await request.read()
+    except TimeoutError:
+        raise RequestTimeout(f"The body did not arrive within {timeout} s.") from None
 
 
 class APIParser(AIOHTTPParser):
@@ -35,10 +61,22 @@ class APIParser(AIOHTTPParser):
             details = {"_schema": details}
         raise ValidationFailed("The request is not valid.", details=details)
 
-    def _handle_invalid_json_error(
-        self, error: Exception, req: Any, *args: Any, **kwargs: Any
-    ) -> NoReturn:
-        raise InvalidJSON(f"The body is not valid JSON: {error}.")
+    async def load_json(self, req: web.Request, schema: Schema) -> Any:
+        """The body as JSON: any failure to decode it (bad UTF-8, nesting deeper than the
+        interpreter can follow, integers over Python's 4,300 digits) is `invalid_json`."""
+        if not (req.body_exists and is_json_request(req)):
+            return core.missing
+        raw = await read_body(req)
+        if not raw:
+            return core.missing
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except RecursionError:
+            raise InvalidJSON("The body is nested too deeply.") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InvalidJSON(f"The body is not valid JSON: {exc}.") from None
+        except ValueError:  # int() refuses literals over sys.get_int_max_str_digits()
+            raise InvalidJSON("The body holds a number too long to read.") from None
 
 
 PARSER = APIParser()
@@ -50,6 +88,7 @@ def _check_json_body(request: web.Request) -> None:
             "Send the body as JSON with 'Content-Type: application/json'.",
             details={"content_type": request.content_type},
         )
+    check_content_encoding(request)
 
 
 async def parse_inputs(request: web.Request, schemas: list[dict[str, Any]]) -> None:

@@ -1,8 +1,9 @@
 """/versions: builds of an app: metadata, and the deploy zip (streamed up and down)."""
 
 import base64
+import os
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
 
 from service.api.common import (
@@ -17,6 +18,7 @@ from service.api.common import (
     respond,
 )
 from service.api.schemas import VersionListQuerySchema, VersionPageSchema, VersionSchema
+from service.api.validation import check_content_encoding
 from service.domain import uploads, versions
 from service.domain.records import get_or_404
 from service.errors import (
@@ -24,6 +26,8 @@ from service.errors import (
     Conflict,
     NotFound,
     PayloadTooLarge,
+    RangeNotSatisfiable,
+    RequestTimeout,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -76,12 +80,16 @@ UPLOAD_TYPES = {"application/zip", "application/octet-stream", "application/x-zi
     summary="Upload the version's deploy zip (the raw body, streamed)",
     description="Send the zip as the body with `Content-Type: application/zip`. It is streamed "
     "to disk and hashed (SHA-256) on the way, never held in memory; a body over the limit "
-    "(default 1 GiB) gets 413 as soon as that is known. The zip is checked before it is "
-    "accepted: paths, symlinks, entry count, unpacked size and ratio (zip bombs). A cut-off "
-    "or refused upload leaves nothing behind.",
+    "(default 1 GiB) gets 413 as soon as that is known; a client that sends nothing for "
+    "`PBD_BODY_TIMEOUT` seconds gets 408 and is disconnected. The zip is checked before it "
+    "is accepted: names (unique, no control characters), paths, symlinks (also chains of "
+    "them), entry count (read from the end record first), unpacked size and ratio (zip "
+    "bombs). A cut-off or refused upload leaves nothing behind. Of two concurrent uploads "
+    "to one version, the first to finish wins; the other gets 409.",
     errors=[
         NotFound,
         Conflict,
+        RequestTimeout,
         PayloadTooLarge,
         UnsupportedMediaType,
         ValidationFailed,
@@ -97,27 +105,52 @@ async def upload_zip(request: web.Request) -> web.Response:
             "Send the zip as the raw body with 'Content-Type: application/zip'.",
             details={"content_type": request.content_type},
         )
+    check_content_encoding(request)
     settings = request.config_dict[SETTINGS]
     received = await receive(
         request.content.iter_chunked(CHUNK),
         settings.uploads_dir,
         limit=settings.max_upload_bytes,
         declared=request.content_length,
+        idle_timeout=settings.body_timeout,
     )
     version = await uploads.accept_upload(settings, version, received)
     return respond(VERSION, version, status=201)
 
 
+def _check_range(request: web.Request, stored: os.stat_result) -> None:
+    """The 416 aiohttp's FileResponse would send with an empty body, in the error format."""
+    if_range = request.if_range
+    if hdrs.RANGE not in request.headers or (
+        if_range is not None and stored.st_mtime > if_range.timestamp()
+    ):
+        return  # no range, or a stale If-Range validator: the whole file (200)
+    size = stored.st_size
+    try:
+        start = request.http_range.start
+    except ValueError:
+        start = size
+    if start is not None and start >= size:
+        raise RangeNotSatisfiable(
+            f"The range is not within the zip's {size} bytes.",
+            details={"size_bytes": size},
+            headers={hdrs.CONTENT_RANGE: f"bytes */{size}"},
+        )
+
+
 @operation(
     tags=TAGS,
     summary="Download the version's zip",
-    description="Supports HTTP Range. The SHA-256 is in `X-Checksum-SHA256` and `Digest`.",
-    errors=[NotFound],
+    description="Supports HTTP Range (one range; 416 when it lies past the end). The SHA-256 "
+    "is in `X-Checksum-SHA256` and `Digest`.",
+    errors=[NotFound, RangeNotSatisfiable],
 )
 @response_schema(None, 200, description="The zip (application/zip).")
+@response_schema(None, 206, description="The requested range of the zip.")
 async def download_zip(request: web.Request) -> web.StreamResponse:
     version = await get_or_404(Version, record_id(request))
     path = uploads.stored_zip(request.config_dict[SETTINGS], version)
+    _check_range(request, path.stat())
     app = await App.get(id=version.app_id)
     digest = base64.b64encode(bytes.fromhex(version.sha256 or "")).decode()
     filename = f"{app.name}-{version.version_number}.zip"

@@ -25,31 +25,53 @@ def stored_zip(settings: Settings, version: Version) -> Path:
     return path
 
 
+def _already_uploaded(version_id: int) -> Conflict:
+    return Conflict(
+        f"Version {version_id} already has its zip (builds are immutable); "
+        "create a new version for a new build."
+    )
+
+
 def ensure_not_uploaded(version: Version) -> None:
     if version.deployment_zip:
-        raise Conflict(
-            f"Version {version.id} already has its zip (builds are immutable); "
-            "create a new version for a new build."
-        )
+        raise _already_uploaded(version.id)
+
+
+async def _claim(version: Version, name: str, received: ReceivedFile) -> dict[str, object]:
+    """Record the zip only if the version has none yet: of two concurrent uploads, the
+    first to get here wins and the other gets 409 (one conditional UPDATE decides)."""
+    values: dict[str, object] = {
+        "deployment_zip": name,
+        "sha256": received.sha256,
+        "size_bytes": received.size,
+        "uploaded_at": datetime.now(UTC),
+    }
+    if await Version.filter(id=version.id, deployment_zip=None).update(**values):
+        return values
+    if not await Version.exists(id=version.id):
+        raise NotFound(f"Version {version.id} was deleted during the upload.")
+    raise _already_uploaded(version.id)
 
 
 async def accept_upload(settings: Settings, version: Version, received: ReceivedFile) -> Version:
-    """Validate the received zip, move it into place and record it; else delete it."""
+    """Validate the received zip, record it and move it into place; else delete it."""
     limits = ZipLimits(
         settings.max_zip_entries, settings.max_unzipped_bytes, settings.max_zip_ratio
     )
+    destination = zip_path(settings, version)
     try:
         await asyncio.to_thread(validate_zip, received.path, limits)
-        if not await Version.exists(id=version.id):
-            raise NotFound(f"Version {version.id} was deleted during the upload.")
-        destination = zip_path(settings, version)
-        received.path.replace(destination)
+        values = await _claim(version, destination.name, received)
+        try:
+            received.path.replace(destination)
+        except BaseException:
+            await Version.filter(id=version.id).update(
+                deployment_zip=None, sha256=None, size_bytes=None, uploaded_at=None
+            )
+            raise
     except BaseException:
         received.path.unlink(missing_ok=True)
         raise
-    version.deployment_zip = destination.name
-    version.sha256 = received.sha256
-    version.size_bytes = received.size
-    version.uploaded_at = datetime.now(UTC)
-    await version.save(update_fields=["deployment_zip", "sha256", "size_bytes", "uploaded_at"])
+    for field, value in values.items():
+        setattr(version, field, value)
     return version

@@ -4,7 +4,8 @@ Hashing and writing a chunk run in a worker thread while the next chunk is recei
 one upload uses two cores; at most two chunks are held at a time.
 
 The body goes to a hidden `.part` file next to its destination and is renamed into place
-only once complete and accepted; a cut-off or refused upload leaves nothing behind.
+only once complete and accepted; a cut-off or refused upload leaves nothing behind, and
+one cut off by a crash is removed at the next start (`remove_partial_files`).
 """
 
 import asyncio
@@ -15,9 +16,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.errors import BadRequest, PayloadTooLarge
+from service.errors import BadRequest, PayloadTooLarge, RequestTimeout
 
 CHUNK = 1024 * 1024
+PART_GLOB = ".upload-*.part"
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,37 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 def _part_file(directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    return directory / f".upload-{uuid.uuid4().hex}.part"
+    return directory / PART_GLOB.replace("*", uuid.uuid4().hex)
+
+
+def remove_partial_files(directory: Path) -> None:
+    """Delete the partial files of uploads that never finished (call before serving)."""
+    for path in directory.glob(PART_GLOB):
+        path.unlink(missing_ok=True)
+
+
+async def _until_idle(chunks: AsyncIterator[bytes], idle_timeout: float) -> AsyncIterator[bytes]:
+    """`chunks`, ended with 408 once the client sends nothing for `idle_timeout` seconds:
+    a slow upload goes on as long as data keeps coming; a stalled one is dropped."""
+    iterator = aiter(chunks)
+    while True:
+        try:
+            async with asyncio.timeout(idle_timeout):
+                chunk = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise RequestTimeout(f"No data for {idle_timeout} s: the upload was dropped.") from None
+        yield chunk
 
 
 async def receive(
-    chunks: AsyncIterator[bytes], directory: Path, *, limit: int, declared: int | None
+    chunks: AsyncIterator[bytes],
+    directory: Path,
+    *,
+    limit: int,
+    declared: int | None,
+    idle_timeout: float,
 ) -> ReceivedFile:
     """Stream `chunks` into a temporary file in `directory`; the caller renames or deletes it."""
     if declared is not None and declared > limit:
@@ -59,7 +87,7 @@ async def receive(
     pending: asyncio.Future[None] | None = None
     try:
         buffer = bytearray()
-        async for chunk in chunks:
+        async for chunk in _until_idle(chunks, idle_timeout):
             size += len(chunk)
             if size > limit:
                 raise _too_large(limit)

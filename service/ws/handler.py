@@ -5,6 +5,8 @@ Client → server: `{"type": "subscribe", "topic": "task:7", "after": 12}`,
 `server:ID`, `app:ID`, `deployment:ID`. With `after`, a task subscription first replays the
 stored events after that sequence number, then continues live: no gap, no duplicate.
 
+A plain GET (no upgrade) gets 400 `bad_request` in the error format.
+
 Authentication: the `Authorization: Bearer` header, or (for browsers, which cannot set it)
 a first message `{"type": "auth", "token": "..."}` within 10 seconds.
 """
@@ -21,6 +23,7 @@ from aiohttp_apispec import response_schema
 from service.api.auth import public
 from service.api.common import operation
 from service.domain import tokens
+from service.errors import BadRequest
 from service.keys import ENGINE, HUB
 from service.models import Task
 from service.tasks.events import stored_messages
@@ -139,11 +142,19 @@ def _unsubscribe(subscriber: Subscriber, topic: object) -> None:
 
 @public
 @operation(
-    tags=["websocket"], summary="Live task, server and service updates", description=MESSAGES
+    tags=["websocket"],
+    summary="Live task, server and service updates",
+    description=MESSAGES,
+    errors=[BadRequest],
 )
 @response_schema(None, 101, description="Switching to the WebSocket protocol.")
 async def websocket(request: web.Request) -> web.WebSocketResponse:
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    if not ws.can_prepare(request).ok:
+        raise BadRequest(
+            "This is a WebSocket endpoint: send a WebSocket upgrade request "
+            "(Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Key/Version)."
+        )
     await ws.prepare(request)
     if not await _authenticate(request, ws):
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"unauthorized")

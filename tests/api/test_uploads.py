@@ -12,6 +12,7 @@ from service.app import create_app
 from service.config import Settings
 from service.domain import tokens
 from tests.conftest import Api
+from tests.storage.zipcraft import with_raw_names
 
 VERSIONS = "/api/v1/versions"
 ZIP = {"Content-Type": "application/zip"}
@@ -93,6 +94,10 @@ async def test_download_before_upload_is_404(api, version):
         ("symlink out", make_zip(symlinks={"app/link": "../../../etc/shadow"})),
         ("absolute symlink", make_zip(symlinks={"link": "/etc/shadow"})),
         ("zip bomb ratio", make_zip({"bomb": b"\0" * (20 * 1024 * 1024)})),
+        ("NUL in a name", with_raw_names({"bin/stopXevil": b"bin/stop\0evil"})),
+        ("newline in a name", with_raw_names({"bin/stopXevil": b"bin/stop\nevil"})),
+        ("symlink chain out", make_zip(symlinks={"a": ".", "a/a/a/b": "../../.."})),
+        ("symlink loop", make_zip(symlinks={"x": "y", "y": "x"})),
     ],
 )
 async def test_hostile_zips_are_refused_and_leave_nothing(api, version, settings, name, body):
@@ -102,6 +107,73 @@ async def test_hostile_zips_are_refused_and_leave_nothing(api, version, settings
     assert "zip" in reply.body["error"]["details"]
     assert stored_files(settings) == []
     assert (await api.get(f"{VERSIONS}/{version['id']}")).body["deployment_zip"] is None
+
+
+async def test_duplicate_entries_are_refused_naming_the_entry(api, version, settings):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("bin/start", b"#!/bin/sh\necho first\n")
+        with pytest.warns(UserWarning, match="Duplicate"):
+            archive.writestr("bin/start", b"#!/bin/sh\necho second\n")
+    reply = await api.post(
+        f"{VERSIONS}/{version['id']}/upload", data=buffer.getvalue(), headers=ZIP
+    )
+    assert reply.status == 422, reply.body
+    assert reply.body["error"]["code"] == "validation_failed"
+    assert "'bin/start' appears more than once" in reply.body["error"]["details"]["zip"][0]
+    assert stored_files(settings) == []
+
+
+async def test_a_range_past_the_end_is_416_in_the_error_format(api, version):
+    body = make_zip()
+    await api.post(f"{VERSIONS}/{version['id']}/upload", data=body, headers=ZIP)
+    for value in (f"bytes={len(body)}-", f"bytes={len(body) + 100}-{len(body) + 200}", "bytes=x"):
+        reply = await api.get(f"{VERSIONS}/{version['id']}/download", headers={"Range": value})
+        assert reply.status == 416, (value, reply.body)
+        assert reply.body["error"]["code"] == "range_not_satisfiable"
+        assert reply.body["error"]["details"] == {"size_bytes": len(body)}
+        assert reply.headers["Content-Range"] == f"bytes */{len(body)}"
+    tail = await api.get(f"{VERSIONS}/{version['id']}/download", headers={"Range": "bytes=-10"})
+    assert tail.status == 206
+
+
+async def test_two_concurrent_uploads_to_one_version_have_one_winner(api, version, settings):
+    """Both bodies are half sent before either ends: exactly one 201, the other 409."""
+    bodies = [make_zip({"bin/start": f"#!/bin/sh\necho {n}\n".encode() * 5000}) for n in (1, 2)]
+    halfway = asyncio.Barrier(2)
+
+    async def stream(body: bytes):
+        yield body[: len(body) // 2]
+        await halfway.wait()
+        yield body[len(body) // 2 :]
+
+    replies = await asyncio.gather(
+        *(
+            api.post(f"{VERSIONS}/{version['id']}/upload", data=stream(body), headers=ZIP)
+            for body in bodies
+        )
+    )
+    assert sorted(reply.status for reply in replies) == [201, 409], [r.body for r in replies]
+    winner = next(reply.body for reply in replies if reply.status == 201)
+    loser = next(reply.body for reply in replies if reply.status == 409)
+    assert loser["error"]["code"] == "conflict"
+    stored = (await api.get(f"{VERSIONS}/{version['id']}")).body
+    assert stored["sha256"] == winner["sha256"]
+    on_disk = (settings.uploads_dir / stored["deployment_zip"]).read_bytes()
+    assert hashlib.sha256(on_disk).hexdigest() == winner["sha256"]
+    assert stored_files(settings) == [stored["deployment_zip"]]
+
+
+async def test_partial_files_of_a_crashed_upload_are_removed_at_start_up(aiohttp_client, tmp_path):
+    settings = Settings(data_dir=tmp_path)
+    settings.uploads_dir.mkdir(parents=True)
+    stale = settings.uploads_dir / ".upload-0123456789abcdef.part"
+    stale.write_bytes(b"half a zip")
+    kept = settings.uploads_dir / "version-1.zip"
+    kept.write_bytes(b"a stored zip")
+    await aiohttp_client(create_app(settings))
+    assert not stale.exists()
+    assert kept.exists()
 
 
 async def test_symlink_inside_the_tree_is_fine(api, version):
@@ -175,7 +247,7 @@ async def test_wrong_content_type_is_415(api, version):
     assert reply.status == 415
 
 
-async def test_cut_off_upload_leaves_nothing(api, version, settings):
+async def test_cut_off_upload_leaves_nothing_and_logs_one_warning(api, version, settings, caplog):
     body = make_zip({"bin/start": b"#!/bin/sh\n" * 1000})
     _reader, writer = await asyncio.open_connection(api.client.host, api.client.port)
     writer.write(
@@ -187,8 +259,17 @@ async def test_cut_off_upload_leaves_nothing(api, version, settings):
         + body
     )
     await writer.drain()
-    await asyncio.sleep(0.3)
+    async with asyncio.timeout(10):
+        while not list(settings.uploads_dir.glob("*.part")):
+            await asyncio.sleep(0.02)  # the upload has started
     writer.close()
-    await asyncio.sleep(0.3)
+    async with asyncio.timeout(10):
+        while "client disconnected" not in caplog.text:
+            await asyncio.sleep(0.02)
     assert stored_files(settings) == []
     assert (await api.get(f"{VERSIONS}/{version['id']}")).body["deployment_zip"] is None
+    warnings = [r for r in caplog.records if "client disconnected" in r.getMessage()]
+    assert len(warnings) == 1 and warnings[0].levelname == "WARNING"
+    assert "/upload (request_id=" in warnings[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= 40 or r.exc_info]
+    assert "Traceback" not in caplog.text
