@@ -166,7 +166,7 @@ class Lab:
         return "2.0.0" if version == "1.0.0" else "1.0.0"
 
     def latest_reconcile(self) -> dict[str, Any] | None:
-        path = f"/api/v1/tasks?app_id={self.app_id}&kind=reconcile&sort=-id&limit=1"
+        path = f"/api/v1/tasks?app_id={self.app_id}&kind=reconcile&sort=-id&per_page=1"
         items = self.service.ok("GET", path)["items"]
         return items[0] if items else None
 
@@ -220,25 +220,33 @@ def lab(target_hosts: TargetHosts, tmp_path_factory: pytest.TempPathFactory) -> 
 def assert_host_serves_one_complete_release(lab: Lab) -> tuple[str, str, str]:
     """(slot, release id, version) the host serves, after checking that it is the only one
     that runs and that nothing of a cut-off run is left."""
-    out = lab.ssh(
-        f"curl -fsS -H 'Host: localhost' http://127.0.0.1/.pb-deployer/live; echo;"
-        f"readlink {ROOT}/current; readlink {ROOT}/slots/live;"
-        f"readlink {ROOT}/slots/blue || echo -; readlink {ROOT}/slots/green || echo -;"
-        f"systemctl is-active shop-blue.service shop-green.service pbd-shop-hook.service;"
-        f"cat {ROOT}/current/REVISION; ls -a {ROOT}/releases/*/.pbd-pending 2>/dev/null | wc -l;"
-        f"pgrep -fc 'slee[p] 300' || true"
-    ).splitlines()
-    slot, release = out[0].split()
-    links = {"blue": out[3], "green": out[4]}
-    units = {"blue": out[5], "green": out[6], "hook": out[7]}
-    revision = dict(line.split("=", 1) for line in out[8:10])
+    checks = {
+        "live": "curl -fsS -H 'Host: localhost' http://127.0.0.1/.pb-deployer/live",
+        "current": f"readlink {ROOT}/current",
+        "live_marker": f"readlink {ROOT}/slots/live",
+        "blue": f"readlink {ROOT}/slots/blue",
+        "green": f"readlink {ROOT}/slots/green",
+        "blue_unit": "systemctl is-active shop-blue.service",
+        "green_unit": "systemctl is-active shop-green.service",
+        "hook_unit": "systemctl is-active pbd-shop-hook.service",
+        "revision": f"grep -h release_id= {ROOT}/current/REVISION",
+        "version": f"grep -h version= {ROOT}/current/REVISION",
+        "pending": f"ls -a {ROOT}/releases/*/.pbd-pending 2>/dev/null | wc -l",
+        "hooks": "pgrep -fc 'slee[p] 300'",
+    }
+    script = "".join(f'echo "{key}=$({command})";' for key, command in checks.items())
+    out = dict(line.split("=", 1) for line in lab.ssh(script).splitlines() if "=" in line)
+    slot, release = out["live"].split()
     other = "green" if slot == "blue" else "blue"
-    assert (out[1], out[2]) == (f"releases/{release}", slot), out
-    assert links[slot] == f"../releases/{release}", out
-    assert (units[slot], units[other], units["hook"]) == ("active", "inactive", "inactive"), out
-    assert revision["release_id"] == release, out
-    assert out[10:] == ["0", "0"], f"pending releases / hook processes left: {out}"
-    return slot, release, revision["version"]
+    assert (out["current"], out["live_marker"]) == (f"releases/{release}", slot), out
+    assert out[slot] == f"../releases/{release}", out
+    assert (out[f"{slot}_unit"], out[f"{other}_unit"], out["hook_unit"]) == (
+        "active", "inactive", "inactive"
+    ), out  # fmt: skip
+    assert out["revision"] == f"release_id={release}", out
+    assert (out["pending"], out["hooks"]) == ("0", "0"), f"pending releases / hooks left: {out}"
+    version = out["version"].removeprefix("version=")
+    return slot, release, version
 
 
 @pytest.mark.parametrize("step", STEPS)
