@@ -1,4 +1,5 @@
-"""Deploying apps and following deployments: /apps/{id}/deploy|rollback, /deployments."""
+"""Deploying apps and following deployments: /apps/{id}/deploy|rollback|reconcile,
+/deployments."""
 
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
@@ -23,8 +24,10 @@ from service.api.schemas import (
     DeploymentStatusSchema,
     DeploySchema,
     RollbackSchema,
+    TaskAcceptedSchema,
     TaskSchema,
 )
+from service.api.tasks import accepted
 from service.domain import deployments
 from service.domain.records import get_or_404
 from service.errors import Conflict, NotFound
@@ -113,6 +116,22 @@ async def rollback_app(request: web.Request) -> web.Response:
     return _accepted(deployment, task)
 
 
+@operation(
+    tags=TAGS,
+    summary="Reconcile the app's servers and records with what the servers really serve",
+    description="Reads on every server which slot nginx really serves and the release it "
+    "runs, stops what a cut-off deploy left running there (a hook, the slot that does not "
+    "serve), repairs the markers, removes releases that never went live, and sets the app's "
+    "`current_version` and the latest deployment's per-host results (and its status, when "
+    "its release is live everywhere) from it. Queued by itself after a cancelled or "
+    "interrupted deploy or rollback.",
+    errors=[NotFound],
+)
+@response_schema(TaskAcceptedSchema, 202, description="The queued reconcile task.")
+async def reconcile_app(request: web.Request) -> web.Response:
+    return accepted(await deployments.reconcile(request.config_dict[ENGINE], record_id(request)))
+
+
 @operation(tags=TAGS, summary="List deployments (filter by app, status and time)")
 @querystring_schema(DeploymentListQuerySchema)
 @response_schema(DeploymentPageSchema, 200, description="One page of deployments.")
@@ -158,8 +177,10 @@ async def deployment_status(request: web.Request) -> web.Response:
 @operation(
     tags=TAGS,
     summary="Cancel a deployment",
-    description="The run is killed at once; each host keeps exactly one complete release "
-    "(the switch of `current` is an atomic rename).",
+    description="The run is killed at once; each host keeps serving exactly one complete "
+    "release (nginx's switch is one host-side step). A reconcile is then queued for the "
+    "app's servers: it stops the hook and the new slot the run started, removes the "
+    "cancelled release, and makes the records say what the servers serve.",
     errors=[NotFound, Conflict],
 )
 @response_schema(DEPLOYMENT, 202, description="Cancellation accepted.")
@@ -185,6 +206,7 @@ async def deployment_stats(request: web.Request) -> web.Response:
 def register(app: web.Application) -> None:
     app.router.add_post(f"/apps/{ID_PATTERN}/deploy", deploy_app)
     app.router.add_post(f"/apps/{ID_PATTERN}/rollback", rollback_app)
+    app.router.add_post(f"/apps/{ID_PATTERN}/reconcile", reconcile_app)
     app.router.add_get("/deployments", list_deployments)
     app.router.add_get("/deployments/stats", deployment_stats)
     app.router.add_get(f"/deployments/{ID_PATTERN}/status", deployment_status)

@@ -18,6 +18,7 @@ from service.models import (
     TaskKind,
     Version,
 )
+from service.tasks.deploy import reconcile_params
 from service.tasks.engine import TaskEngine
 
 ACTIVE = (DeploymentStatus.PENDING, DeploymentStatus.RUNNING)
@@ -137,6 +138,21 @@ async def rollback(
     )
     return await _start(
         engine, app, version, DeploymentKind.ROLLBACK, "rolling", request["options"], params
+    )
+
+
+async def reconcile(engine: TaskEngine, app_id: int) -> Task:
+    """Queue a reconcile of the app's servers with what they really serve (after the tasks
+    already queued on them); the latest deployment's records follow the hosts."""
+    app = await get_or_404(App, app_id)
+    servers = await app_servers(app)
+    latest = await Deployment.filter(app_id=app.id).order_by("-id").first()
+    return await engine.submit(
+        TaskKind.RECONCILE,
+        servers[0],
+        reconcile_params(app, latest),
+        server_ids=[server.id for server in servers],
+        app_id=app.id,
     )
 
 

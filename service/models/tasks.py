@@ -21,6 +21,7 @@ class TaskKind(StrEnum):
     SERVICE = "service"
     DEPLOY = "deploy"
     ROLLBACK = "rollback"
+    RECONCILE = "reconcile"
 
 
 class TaskStatus(StrEnum):

@@ -1,8 +1,10 @@
-"""The deploy and rollback kinds: variables for roles/app_deploy, and the deployment record.
+"""The deploy, rollback and reconcile kinds: variables for roles/app_deploy, and the records.
 
 Everything a run needs is snapshotted into the task's params when the deployment is
 created (zip path, version, release id, options), so a retried or replayed run deploys
-exactly the same thing.
+exactly the same thing. What the records say follows what the hosts really serve (the
+`served` entry of the role's report): after every deploy and rollback, and after a
+reconcile, which is queued by itself when a deploy or rollback is cut off.
 """
 
 from datetime import UTC, datetime
@@ -10,7 +12,15 @@ from typing import Any
 
 from service.ansible.runner import RunResult
 from service.config import Settings
-from service.models import App, Deployment, DeploymentStatus, Server, Task, TaskStatus
+from service.models import (
+    App,
+    Deployment,
+    DeploymentStatus,
+    Server,
+    Task,
+    TaskKind,
+    TaskStatus,
+)
 from service.models.apps import AppStatus
 from service.tasks.events import log_lines
 
@@ -38,7 +48,7 @@ def _common_vars(params: dict[str, Any]) -> dict[str, Any]:
         "app_deploy_root": params["remote_path"],
         "app_deploy_service_name": params["service_name"],
         "app_deploy_domain": params["domain"],
-        "app_deploy_strategy": params["strategy"],
+        "app_deploy_strategy": params.get("strategy", "rolling"),
     }
     for option, variable in OPTION_VARIABLES.items():
         if params["options"].get(option) is not None:
@@ -62,6 +72,12 @@ def rollback_vars(
     task: Task, servers: list[Server], settings: Settings, public_key: str
 ) -> dict[str, Any]:
     return {**_common_vars(task.params), "app_deploy_rollback_to": task.params["rollback_to"]}
+
+
+def reconcile_vars(
+    task: Task, servers: list[Server], settings: Settings, public_key: str
+) -> dict[str, Any]:
+    return _common_vars(task.params)
 
 
 def app_user_vars(task: Task, servers: list[Server]) -> dict[int, dict[str, Any]]:
@@ -116,3 +132,78 @@ async def record_hosts(
     await Deployment.filter(id=task.deployment_id).update(
         host_results=report, current_step=steps[-1] if steps else None
     )
+    await _follow_primary(task, servers, report)
+
+
+def _served(report: dict[str, Any], server: Server) -> dict[str, Any] | None:
+    """What nginx serves on this server at the end of the run (None: the host did not say)."""
+    host = report.get(server.name)
+    served = host.get("served") if isinstance(host, dict) else None
+    return served if isinstance(served, dict) else None
+
+
+async def _follow_primary(task: Task, servers: list[Server], report: dict[str, Any]) -> None:
+    """The app's current version is the one its primary server really serves."""
+    served = _served(report, servers[0])
+    if task.app_id is None or served is None:
+        return
+    version = served.get("version")
+    await App.filter(id=task.app_id).update(
+        current_version=version, status=AppStatus.RUNNING if version else AppStatus.ERROR
+    )
+
+
+def reconcile_params(app: App, deployment: Deployment | None) -> dict[str, Any]:
+    """A reconcile of the app's hosts, with the slot ports its deployments use."""
+    ports = (deployment.options or {}).get("ports") if deployment else None
+    return {
+        "app_name": app.name,
+        "remote_path": app.remote_path,
+        "service_name": app.service_name,
+        "domain": app.domain,
+        "options": {"ports": ports},
+        "deployment_id": deployment.id if deployment else None,
+    }
+
+
+async def reconcile_after_cut(task: Task) -> tuple[TaskKind, dict[str, Any]] | None:
+    """A cut-off deploy or rollback may leave a hook or the new slot running and the
+    records behind the host: reconcile the app's servers next (same servers, in order)."""
+    app = await App.get_or_none(id=task.app_id) if task.app_id is not None else None
+    if app is None:
+        return None
+    deployment = await Deployment.get_or_none(id=task.deployment_id or 0)
+    return TaskKind.RECONCILE, reconcile_params(app, deployment)
+
+
+async def record_reconcile(
+    task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
+) -> None:
+    """The records follow the hosts: the app's current version, and the reconciled
+    deployment's per-host results and status (completed when its release is live on every
+    server, even if its run was cancelled or cut off after the switch)."""
+    report = result.custom_stats.get("reconcile") or {}
+    summary["hosts"] = report
+    await _follow_primary(task, servers, report)
+    deployment = await Deployment.get_or_none(id=task.params.get("deployment_id") or 0)
+    if deployment is None:
+        return
+    served = {server.name: _served(report, server) for server in servers}
+    results = dict(deployment.host_results or {})
+    for name, entry in served.items():
+        if entry is not None:
+            results[name] = {**(results.get(name) or {}), "served": entry}
+    deployment.host_results = results
+    live_everywhere = all(
+        entry is not None and entry.get("release_id") == deployment.release_id
+        for entry in served.values()
+    )
+    if deployment.status in (DeploymentStatus.CANCELLED, DeploymentStatus.FAILED) and (
+        deployment.release_id and live_everywhere
+    ):
+        deployment.status = DeploymentStatus.COMPLETED
+        deployment.error = (
+            f"{deployment.error or 'The run was cut off.'} Reconciled: release "
+            f"{deployment.release_id} was already live on every server."
+        )
+    await deployment.save(update_fields=["host_results", "status", "error"])

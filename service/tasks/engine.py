@@ -284,6 +284,17 @@ class TaskEngine:
         await self._follow(task)
         await task.save()
         self._announce(task)
+        if task.status in (TaskStatus.CANCELLED, TaskStatus.INTERRUPTED):
+            await self._queue_after_cut(task)
+
+    async def _queue_after_cut(self, task: Task) -> None:
+        """A run cut off on the hosts: queue the task its kind asks for (KindSpec.after_cut)."""
+        after_cut = KINDS[task.kind].after_cut
+        follow_up = await after_cut(task) if after_cut is not None else None
+        server = await Server.get_or_none(id=task.server_id) if follow_up else None
+        if follow_up is not None and server is not None:
+            kind, params = follow_up
+            await self.submit(kind, server, params, server_ids=task.server_ids, app_id=task.app_id)
 
     async def _status_changed(self, task: Task) -> None:
         """A status already stored: let the kind follow it, then announce it."""

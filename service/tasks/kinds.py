@@ -27,6 +27,7 @@ Prepare = Callable[[Task, list[Server], Settings, str], dict[str, Any]]
 HostVars = Callable[[Task, list[Server]], dict[int, dict[str, Any]]]
 Hook = Callable[[Task], Awaitable[None]]
 Finish = Callable[[Task, list[Server], RunResult, dict[str, Any]], Awaitable[None]]
+FollowUp = Callable[[Task], Awaitable[tuple[TaskKind, dict[str, Any]] | None]]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class KindSpec:
     retry_unreachable: bool = True
     """Run again (up to the configured attempts) when hosts were unreachable; a failed task
     is never retried on its own, and neither are deploys or service actions."""
+    after_cut: FollowUp | None = None
+    """After a run was cut off (cancelled or interrupted): the kind and params of a task to
+    queue on the same servers, e.g. the host-side cleanup that a killed run could not do."""
 
 
 def host_report(result: RunResult, key: str, server: Server) -> Any:
@@ -200,6 +204,7 @@ KINDS: dict[TaskKind, KindSpec] = {
         host_vars=deploy.app_user_vars,
         status_changed=deploy.follow_deployment,
         retry_unreachable=False,
+        after_cut=deploy.reconcile_after_cut,
     ),
     TaskKind.ROLLBACK: KindSpec(
         "rollback.yml",
@@ -208,6 +213,13 @@ KINDS: dict[TaskKind, KindSpec] = {
         host_vars=deploy.app_user_vars,
         status_changed=deploy.follow_deployment,
         retry_unreachable=False,
+        after_cut=deploy.reconcile_after_cut,
+    ),
+    TaskKind.RECONCILE: KindSpec(
+        "reconcile.yml",
+        deploy.reconcile_vars,
+        deploy.record_reconcile,
+        host_vars=deploy.app_user_vars,
     ),
     TaskKind.CONNECTION_TEST: KindSpec("ping.yml", no_vars, finish_connection_test),
     TaskKind.SETUP: KindSpec("setup.yml", setup_vars, finish_setup),

@@ -301,7 +301,7 @@ def test_deploy_switch_failure_and_rollback_on_one_host(lab: Lab, zips: dict[str
     assert run.rc == 0, run.failure_messages()
     assert poller.failures == []
     assert get(host) == (200, "version 1.0.0")
-    assert run.stats["rollback"][name] | {"health": None} == {
+    assert run.stats["rollback"][name] | {"health": None, "served": None} == {
         "release_id": release("1.0.0"),
         "version": "1.0.0",
         "previous_release_id": release("2.0.0"),
@@ -309,7 +309,10 @@ def test_deploy_switch_failure_and_rollback_on_one_host(lab: Lab, zips: dict[str
         "status": "rolled_back",
         "step": "stop_old",
         "health": None,
+        "served": None,
     }
+    served = run.stats["rollback"][name]["served"]
+    assert served == {"slot": "blue", "release_id": release("1.0.0"), "version": "1.0.0"}
 
     # When rolling back to a release that does not exist, then it fails clearly
     run = lab.playbook(

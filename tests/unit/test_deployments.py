@@ -232,3 +232,58 @@ async def test_app_servers_are_deployed_together(api, fake, shop):
     assert "web-1" in spec.inventory and "web-2" in spec.inventory
     assert spec.extravars["app_deploy_strategy"] == "blue-green"
     assert spec.extravars["app_deploy_batch_size"] == 1
+
+
+def served(host: str, kind: str, release: str | None, version: str | None) -> Outcome:
+    """A run whose role reports what nginx serves on the host at its end."""
+    entry = {"slot": "green" if release else None, "release_id": release, "version": version}
+    report = {kind: {host: {"release_id": release, "status": "reconciled", "served": entry}}}
+    return Outcome(playbook_events(host), run_result(ok=(host,), custom_stats=report))
+
+
+async def test_a_cancelled_deploy_queues_a_reconcile_and_the_records_follow_the_host(
+    api, fake, shop
+):
+    v1 = await new_version(api, shop["id"], "1.0.0")
+    await wait_for_task(api, (await deploy(api, shop["id"], v1["id"]))["task"]["id"])
+    # Given a deploy of 2.0.0 cancelled while it runs (just after its switch, say)
+    fake.hold()
+    v2 = await new_version(api, shop["id"], "2.0.0")
+    accepted = await deploy(api, shop["id"], v2["id"])
+    await wait_until(lambda: len(fake.calls) == 2, what="the deploy to start")
+    release = accepted["deployment"]["release_id"]
+    fake.outcomes.append(served("web-1", "reconcile", release, "2.0.0"))
+    reply = await api.post(f"/api/v1/deployments/{accepted['deployment']['id']}/cancel")
+    assert reply.status == 202
+    assert (await wait_for_task(api, accepted["task"]["id"]))["status"] == "cancelled"
+    # Then a reconcile of the app's servers is queued by itself
+    await wait_until(lambda: len(fake.calls) == 3, what="the reconcile to start")
+    spec = fake.calls[2].spec
+    assert spec.playbook == "reconcile.yml"
+    assert spec.extravars["app_deploy_name"] == "shop"
+    assert "app_deploy_zip" not in spec.extravars
+    fake.release()
+    tasks = (await api.get(f"/api/v1/tasks?app_id={shop['id']}&kind=reconcile")).body["items"]
+    assert [task["kind"] for task in tasks] == ["reconcile"]
+    await wait_for_task(api, tasks[0]["id"])
+    # And when the host turns out to serve 2.0.0, the records say so
+    app = (await api.get(f"/api/v1/apps/{shop['id']}")).body
+    assert (app["status"], app["current_version"]) == ("running", "2.0.0")
+    record = await Deployment.get(id=accepted["deployment"]["id"])
+    assert record.status == DeploymentStatus.COMPLETED
+    assert "Reconciled" in record.error
+    assert record.host_results["web-1"]["served"]["release_id"] == release
+
+
+async def test_reconcile_on_demand(api, fake, shop):
+    assert (await api.post("/api/v1/apps/999/reconcile")).status == 404
+    # Given a host that serves nothing (its first deploy never went live)
+    fake.outcomes = [served("web-1", "reconcile", None, None)]
+    reply = await api.post(f"/api/v1/apps/{shop['id']}/reconcile")
+    assert reply.status == 202, reply.body
+    assert reply.body["task"]["kind"] == "reconcile"
+    assert reply.headers["Location"] == f"/api/v1/tasks/{reply.body['task']['id']}"
+    assert (await wait_for_task(api, reply.body["task"]["id"]))["status"] == "successful"
+    assert fake.calls[0].spec.extravars["app_deploy_root"] == "/srv/apps/shop"
+    app = (await api.get(f"/api/v1/apps/{shop['id']}")).body
+    assert (app["status"], app["current_version"]) == ("error", None)
