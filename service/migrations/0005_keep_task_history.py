@@ -3,12 +3,27 @@ from tortoise.migrations import operations as ops
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 
+
+def sqlite_foreign_keys(state: str):
+    """SQLite alters these keys by rebuilding `tasks`; with foreign keys on, dropping the
+    old table would cascade into task_events and null every retry_of. The pragma only
+    works outside a transaction, hence `atomic = False`."""
+
+    async def switch(apps, schema_editor) -> None:
+        if schema_editor.DIALECT == "sqlite":
+            await schema_editor.client.execute_script(f"PRAGMA foreign_keys={state}")
+
+    return switch
+
+
 class Migration(migrations.Migration):
     dependencies = [('models', '0004_deployments')]
 
     initial = False
+    atomic = False
 
     operations = [
+        ops.RunPython(sqlite_foreign_keys("OFF"), sqlite_foreign_keys("ON")),
         ops.AlterField(
             model_name='Task',
             name='app',
@@ -19,4 +34,5 @@ class Migration(migrations.Migration):
             name='server',
             field=fields.ForeignKeyField('models.Server', source_field='server_id', null=True, db_constraint=True, to_field='id', related_name='tasks', on_delete=OnDelete.SET_NULL),
         ),
+        ops.RunPython(sqlite_foreign_keys("ON"), sqlite_foreign_keys("OFF")),
     ]

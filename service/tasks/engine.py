@@ -221,7 +221,7 @@ class TaskEngine:
         active = [
             task
             for task in await Task.filter(status__in=ACTIVE_STATUSES)
-            if server_id in targets(task) or task.app_id in app_ids
+            if (server_id is not None and server_id in targets(task)) or task.app_id in app_ids
         ]
         task_ids = [task.id for task in active]
         if not active:
@@ -377,10 +377,10 @@ class TaskEngine:
             self._busy_servers.update(wanted)
             try:
                 running = await self._start_claim(task, now)
-            except Exception:
+            except Exception as exc:
                 self._busy_servers.difference_update(wanted)
                 self.running.pop(task.id, None)
-                await self._fail(task.id, "The engine failed while starting this task.")
+                await self._fail(task.id, f"The engine failed while starting this task: {exc}")
                 raise
             if running is not None:
                 return running
