@@ -3,17 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise.fields.base import OnDelete
 from tortoise import fields
 
-
-def sqlite_foreign_keys(state: str):
-    """SQLite alters these keys by rebuilding `tasks`; with foreign keys on, dropping the
-    old table would cascade into task_events and null every retry_of. The pragma only
-    works outside a transaction, hence `atomic = False`."""
-
-    async def switch(apps, schema_editor) -> None:
-        if schema_editor.DIALECT == "sqlite":
-            await schema_editor.client.execute_script(f"PRAGMA foreign_keys={state}")
-
-    return switch
+from service.storage.db import sqlite_foreign_keys
 
 
 class Migration(migrations.Migration):

@@ -6,7 +6,7 @@ shutdown (closing through `Tortoise.close_connections()` from another context wo
 nothing and leave aiosqlite's thread holding the process open).
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,22 @@ def tortoise_config(database_url: str) -> dict[str, Any]:
 
 # Used by `tortoise makemigrations` (see [tool.tortoise] in pyproject.toml).
 MIGRATIONS_CONFIG = tortoise_config("sqlite://:memory:")
+
+
+def sqlite_foreign_keys(state: str) -> Callable[[Any, Any], Awaitable[None]]:
+    """A migration step switching SQLite's foreign keys ON or OFF (a no-op elsewhere).
+
+    SQLite alters a column by rebuilding its table; with foreign keys on, dropping the old
+    `tasks` table cascades into task_events and nulls every retry_of. Migrations that alter
+    `tasks` switch them off around the change; the pragma only works outside a
+    transaction, so such a migration sets `atomic = False`.
+    """
+
+    async def switch(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.DIALECT == "sqlite":
+            await schema_editor.client.execute_script(f"PRAGMA foreign_keys={state}")
+
+    return switch
 
 
 def ensure_sqlite_parent(database_url: str) -> None:
