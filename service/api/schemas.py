@@ -383,13 +383,25 @@ UNIT_STATUS_EXAMPLE = {
 }
 
 
+def answering_unit() -> fields.String:
+    return fields.String(
+        required=True,
+        metadata={
+            "description": "The unit that answered (for an app, its live slot's unit).",
+            "example": "shop-green.service",
+        },
+    )
+
+
 class ServiceStatusSchema(Schema):
     task_id = fields.Integer(required=True)
+    unit = answering_unit()
     status = fields.Dict(required=True, metadata={"example": UNIT_STATUS_EXAMPLE})
 
 
 class ServiceLogsSchema(Schema):
     task_id = fields.Integer(required=True)
+    unit = answering_unit()
     logs = fields.Dict(
         required=True,
         metadata={
@@ -413,6 +425,14 @@ class ServiceLogsSchema(Schema):
 class ServiceEntrySchema(Schema):
     app_id = fields.Integer(required=True)
     service_name = fields.String(required=True)
+    unit = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The unit of the app's live slot; null before its first deploy.",
+            "example": "shop-green.service",
+        },
+    )
     status = fields.Dict(allow_none=True, metadata={"example": UNIT_STATUS_EXAMPLE})
     checked_at = fields.DateTime(allow_none=True)
 

@@ -1,5 +1,8 @@
 """/services: systemd units on a server — status, control and journal logs.
 
+A unit name that names an app on the server (its name or `service_name`) means the unit of
+the app's live blue/green slot (`shop` → `shop-green.service`); any other name is a unit.
+
 Reads (status, logs) run the service playbook and wait for it, up to a limit
 (`PBD_SERVICE_READ_TIMEOUT`): the answer is the unit's real state now. Past the limit they
 answer 504 `gateway_timeout` naming the task, which goes on, to follow. Control actions
@@ -22,6 +25,7 @@ from service.api.schemas import (
     TaskAcceptedSchema,
 )
 from service.api.tasks import accepted, task_links
+from service.domain import services
 from service.domain.records import get_or_404
 from service.errors import (
     APIError,
@@ -31,7 +35,7 @@ from service.errors import (
     ValidationFailed,
 )
 from service.keys import ENGINE, SETTINGS
-from service.models import App, Server, Task, TaskKind, TaskStatus
+from service.models import Server, Task, TaskKind, TaskStatus
 from service.validators import is_systemd_unit
 
 SERVER_ID = r"{server_id:\d{1,9}}"
@@ -40,14 +44,15 @@ TAGS = ["services"]
 
 
 async def _target(request: web.Request) -> tuple[Server, str]:
+    """The server and the unit to act on (an app's name means its live slot's unit)."""
     server = await get_or_404(Server, int(request.match_info["server_id"]))
-    unit = request.match_info["service_name"]
-    if not is_systemd_unit(unit):
+    name = request.match_info["service_name"]
+    if not is_systemd_unit(name):
         raise ValidationFailed(
             "The request is not valid.",
             details={"service_name": ["Not a valid systemd unit name."]},
         )
-    return server, unit
+    return server, await services.resolve_unit(server, name)
 
 
 def _failure(task: Task) -> APIError:
@@ -91,7 +96,7 @@ async def _run_and_wait(request: web.Request, params: dict[str, Any]) -> Task:
 
 @operation(
     tags=TAGS,
-    summary="The apps' units on a server, with their last known state",
+    summary="The apps on a server, each with its live slot's unit and last known state",
     errors=[NotFound],
 )
 @response_schema(ServiceListSchema, 200, description="One entry per app unit.")
@@ -107,12 +112,14 @@ async def list_services(request: web.Request) -> web.Response:
         if (check.result or {}).get("status"):
             latest.setdefault(check.params.get("service_name", ""), check)
     items = []
-    for app in await App.filter(server_id=server.id).order_by("id"):
-        last = latest.get(app.service_name)
+    for app in await services.apps_on(server):
+        unit = await services.live_unit(app, server)
+        last = latest.get(unit or "")
         items.append(
             {
                 "app_id": app.id,
                 "service_name": app.service_name,
+                "unit": unit,
                 "status": last.result["status"] if last else None,
                 "checked_at": last.finished_at.isoformat() if last and last.finished_at else None,
             }
@@ -137,7 +144,9 @@ READ_ERRORS = [NotFound, ServiceUnavailable, GatewayTimeout]
 @response_schema(ServiceStatusSchema, 200, description="The unit's state.")
 async def service_status(request: web.Request) -> web.Response:
     task = await _run_and_wait(request, {"action": "status"})
-    return web.json_response({"task_id": task.id, "status": task.result["status"]})
+    return web.json_response(
+        {"task_id": task.id, "unit": task.params["service_name"], "status": task.result["status"]}
+    )
 
 
 @operation(
@@ -151,7 +160,9 @@ async def service_status(request: web.Request) -> web.Response:
 @response_schema(ServiceLogsSchema, 200, description="Journal entries, oldest first.")
 async def service_logs(request: web.Request) -> web.Response:
     task = await _run_and_wait(request, {"action": "logs", **query(request)})
-    return web.json_response({"task_id": task.id, "logs": task.result["logs"]})
+    return web.json_response(
+        {"task_id": task.id, "unit": task.params["service_name"], "logs": task.result["logs"]}
+    )
 
 
 @operation(

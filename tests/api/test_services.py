@@ -44,3 +44,49 @@ def test_the_504_is_documented():
     ):
         examples = paths[path]["get"]["responses"]["504"]["content"]["application/json"]
         assert "gateway_timeout" in examples["examples"]
+
+
+async def _deployed(api, server_id: int, slot: str | None) -> dict:
+    """An app `shop` on the server, and a deployment that reports which slot nginx serves."""
+    from service.models import App, Deployment, Server, Version
+
+    app = await App.create(
+        name="shop", server_id=server_id, remote_path="/srv/apps/shop", service_name="shop"
+    )
+    if slot is not None:
+        server = await Server.get(id=server_id)
+        version = await Version.create(app=app, version_number="1.0.0")
+        served = {"slot": slot, "release_id": "r1", "version": "1.0.0"}
+        await Deployment.create(
+            app=app, version=version, host_results={server.name: {"served": served}}
+        )
+    return {"id": app.id}
+
+
+async def test_an_app_name_acts_on_its_live_slot_unit(stalled):
+    api, server_id = stalled
+    await _deployed(api, server_id, "green")
+
+    control = await api.post(f"/api/v1/services/{server_id}/shop", json={"action": "restart"})
+    listed = await api.get(f"/api/v1/services/{server_id}")
+    read = await api.get(f"/api/v1/services/{server_id}/shop")  # 504: no worker runs it
+
+    assert control.status == 202, control.body
+    assert control.body["task"]["params"]["service_name"] == "shop-green.service"
+    assert listed.body["items"][0]["unit"] == "shop-green.service"
+    task = (await api.get(f"/api/v1/tasks/{read.body['error']['details']['task_id']}")).body
+    assert task["params"]["service_name"] == "shop-green.service"
+    other = await api.post(f"/api/v1/services/{server_id}/nginx", json={"action": "reload"})
+    assert other.body["task"]["params"]["service_name"] == "nginx"
+
+
+async def test_an_app_never_deployed_has_no_live_slot_to_act_on(stalled):
+    api, server_id = stalled
+    await _deployed(api, server_id, None)
+
+    reply = await api.post(f"/api/v1/services/{server_id}/shop", json={"action": "restart"})
+    listed = await api.get(f"/api/v1/services/{server_id}")
+
+    assert reply.status == 404
+    assert "shop-blue and shop-green" in reply.body["error"]["message"]
+    assert listed.body["items"][0]["unit"] is None

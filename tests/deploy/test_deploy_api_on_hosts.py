@@ -85,6 +85,17 @@ async def test_upload_deploy_switch_fail_rollback(api, target_hosts, app_host, t
     assert set(poller.answers) <= {"version 1.0.0", "version 2.0.0"}
     assert await serves(app_host) == "version 2.0.0"
 
+    # The app's service is its live slot: read and listed by the app's name.
+    slot = second["deployment"]["host_results"]["app-host"]["slot"]
+    status = await api.get(f"/api/v1/services/{server['id']}/shop")
+    assert status.status == 200, status.body
+    assert status.body["unit"] == f"shop-{slot}.service"
+    assert status.body["status"]["active_state"] == "active"
+    listed = (await api.get(f"/api/v1/services/{server['id']}")).body["items"]
+    assert [(item["service_name"], item["unit"]) for item in listed] == [
+        ("shop", f"shop-{slot}.service")
+    ]
+
     # A broken v3 fails its health check: the deployment fails, v2 keeps serving.
     v3 = await upload(api, shop["id"], "3.0.0", tmp_path, broken=True)
     third = await deploy(api, shop["id"], v3["id"])

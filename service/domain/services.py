@@ -1,0 +1,59 @@
+"""An app's service on a server is the unit of its live blue/green slot.
+
+Deploys run each app as two units, `<service>-blue` and `<service>-green`, and nginx sends
+traffic to one of them. The services API lets callers name the app (its name or its
+`service_name`) and acts on the live slot's unit, as the deploy and reconcile runs last
+reported it (`served` in a deployment's per-host results).
+"""
+
+from tortoise.expressions import Q
+
+from service.errors import NotFound
+from service.models import App, Deployment, Server
+
+SLOTS = ("blue", "green")
+RECENT_DEPLOYMENTS = 50
+
+
+async def apps_on(server: Server) -> list[App]:
+    """Apps whose primary server this is, or that run on it besides."""
+    query = App.filter(Q(server_id=server.id) | Q(servers__id=server.id))
+    return await query.distinct().order_by("id")
+
+
+def unit_base(app: App) -> str:
+    return app.service_name.removesuffix(".service")
+
+
+async def live_slot(app: App, server: Server) -> str | None:
+    """The slot nginx served on `server` at the end of the app's latest run that said."""
+    for deployment in (
+        await Deployment.filter(app_id=app.id).order_by("-id").limit(RECENT_DEPLOYMENTS)
+    ):
+        host = (deployment.host_results or {}).get(server.name)
+        served = host.get("served") if isinstance(host, dict) else None
+        slot = served.get("slot") if isinstance(served, dict) else None
+        if slot in SLOTS:
+            return slot
+    return None
+
+
+async def live_unit(app: App, server: Server) -> str | None:
+    slot = await live_slot(app, server)
+    return f"{unit_base(app)}-{slot}.service" if slot else None
+
+
+async def resolve_unit(server: Server, name: str) -> str:
+    """The unit to act on: an app's live slot when `name` names an app on the server,
+    else `name` itself (any other systemd unit: nginx, fail2ban, ...)."""
+    for app in await apps_on(server):
+        if name in (app.name, app.service_name, unit_base(app)):
+            unit = await live_unit(app, server)
+            if unit is None:
+                raise NotFound(
+                    f"App {app.name!r} has no live slot on server {server.name!r} yet "
+                    f"(its units are {unit_base(app)}-blue and {unit_base(app)}-green): "
+                    "deploy it first.",
+                )
+            return unit
+    return name
