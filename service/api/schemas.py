@@ -480,7 +480,7 @@ class DeployOptionsSchema(Schema):
     )
     batch_size = StrictInteger(
         validate=validate.Range(min=1, max=1000),
-        metadata={"description": "Hosts per rolling batch."},
+        metadata={"description": "Hosts per rolling batch (default 1: one host at a time)."},
     )
     keep_releases = StrictInteger(validate=validate.Range(min=1, max=100))
 
