@@ -341,16 +341,15 @@ def test_rolling_batches_stop_at_the_first_failed_batch(lab: Lab, zips: dict[str
         "app_deploy_ports": [8201, 8202],
         "app_deploy_domain": "roll.test",
         "app_deploy_strategy": "rolling",
-        "app_deploy_batch_size": 1,
     }
-    # Given v1 on both hosts, deployed one host at a time
+    # Given v1 on both hosts, deployed one host at a time (the default batch size)
     run = lab.playbook("deploy", base)
     assert run.rc == 0, run.failure_messages()
     assert {get(h, "roll.test") for h in (first, second)} == {(200, "version 1.0.0")}
 
-    # When v2 is deployed one host at a time and the second host fails its health check
+    # When v2 is deployed one host at a time and the first host fails its health check
     # (a health command that fails on that host only)
-    check = f'test "$(hostname)" != {second.name} && curl -fsS http://127.0.0.1:$PORT/health'
+    check = f'test "$(hostname)" != {first.name} && curl -fsS http://127.0.0.1:$PORT/health'
     run = lab.playbook(
         "deploy",
         shop_vars(zips, "2.0.0")
@@ -362,11 +361,12 @@ def test_rolling_batches_stop_at_the_first_failed_batch(lab: Lab, zips: dict[str
             "app_deploy_health_command": ["sh", "-c", check],
         },
     )
-    # Then the first host serves v2, the second still v1, and the run failed
+    # Then the run stopped after the first batch: the first host failed and still serves
+    # v1, and the second host was never touched (one host at a time)
     assert run.rc != 0
-    assert run.stats["deploy"][first.name]["status"] == "deployed"
-    assert run.stats["deploy"][second.name]["status"] == "failed"
-    assert get(first, "roll.test") == (200, "version 2.0.0")
+    assert run.stats["deploy"][first.name]["status"] == "failed"
+    assert second.name not in run.stats["deploy"]
+    assert get(first, "roll.test") == (200, "version 1.0.0")
     assert get(second, "roll.test") == (200, "version 1.0.0")
 
 
