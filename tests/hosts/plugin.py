@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from .harness import TargetHost, TargetHosts, check_prerequisites
-from .system import HostsError
+from .system import HostsError, pick_lab
 
 COUNT_ENV = "PBD_TEST_HOSTS"
 DEFAULT_COUNT = 3
@@ -23,6 +23,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "hosts: needs real target hosts (systemd-nspawn containers reached over SSH)"
     )
+    # Refuse up front, not by crashing workers one by one, when some worker would lack a lab.
+    for index in range(getattr(config.option, "numprocesses", None) or 0):
+        try:
+            pick_lab(os.environ | {"PYTEST_XDIST_WORKER": f"gw{index}"})
+        except RuntimeError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture(scope="session")
