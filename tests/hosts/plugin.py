@@ -31,6 +31,13 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(str(exc)) from None
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, files with host tests go first: they are the long ones, and one handed
+    out last would keep one worker busy for minutes while the other sits idle."""
+    if getattr(config.option, "numprocesses", None):
+        items.sort(key=lambda item: item.get_closest_marker("hosts") is None)
+
+
 @pytest.fixture(scope="session")
 def target_hosts() -> Iterator[TargetHosts]:
     """Booted hosts for the whole session (count from $PBD_TEST_HOSTS, default 3)."""
