@@ -34,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Under xdist, files with host tests go first: they are the long ones, and one handed
     out last would keep one worker busy for minutes while the other sits idle."""
-    if getattr(config.option, "numprocesses", None):
+    if hasattr(config, "workerinput"):  # collection runs in the workers, not the controller
         items.sort(key=lambda item: item.get_closest_marker("hosts") is None)
 
 
