@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from _pytest.nodeid import coerce_node_id
 from aiohttp.test_utils import TestClient
 
 from service.app import create_app
@@ -11,6 +12,15 @@ from service.config import Settings
 from service.domain import tokens
 
 pytest_plugins = ["tests.hosts.plugin"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Give every test a node id of its own: schemathesis gives all operations of one fuzz test
+    the same id, and pytest-xdist tells tests apart by id, so it would run one operation each."""
+    for item in items:
+        unique = f"{item.parent.nodeid}::{item.name}" if item.parent else item.nodeid
+        if item.nodeid != unique:
+            item._id = coerce_node_id(unique)  # pytest 9 has no public way to set a node id
 
 
 @dataclass

@@ -51,7 +51,19 @@ from service.models.tasks import FINISHED_STATUSES
 from tests.service_process import ServiceProcess, start_service
 
 FIXED_SEED = 20261201
-RANDOM_SEED = int(os.environ.get("PBD_FUZZ_SEED") or secrets.randbits(64))
+
+
+def _random_seed() -> int:
+    """PBD_FUZZ_SEED, or a fresh one per run: xdist workers must all collect the same test ids,
+    so under xdist it comes from the run's id, which every worker of the run shares."""
+    if os.environ.get("PBD_FUZZ_SEED"):
+        return int(os.environ["PBD_FUZZ_SEED"])
+    if run_id := os.environ.get("PYTEST_XDIST_TESTRUNUID"):
+        return int(run_id, 16) % 2**64
+    return secrets.randbits(64)
+
+
+RANDOM_SEED = _random_seed()
 DOCUMENT = build_openapi(create_v1_app())
 MAX_EXAMPLES = 10
 """Per operation and seed; with the explicit examples and the coverage phase's boundary

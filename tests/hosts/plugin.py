@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from .harness import TargetHost, TargetHosts, check_prerequisites
-from .system import HostsError
+from .system import HostsError, pick_lab
 
 COUNT_ENV = "PBD_TEST_HOSTS"
 DEFAULT_COUNT = 3
@@ -23,6 +23,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "hosts: needs real target hosts (systemd-nspawn containers reached over SSH)"
     )
+    # Refuse up front, not by crashing workers one by one, when some worker would lack a lab.
+    for index in range(getattr(config.option, "numprocesses", None) or 0):
+        try:
+            pick_lab(os.environ | {"PYTEST_XDIST_WORKER": f"gw{index}"})
+        except RuntimeError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist, files with host tests go first: they are the long ones, and one handed
+    out last would keep one worker busy for minutes while the other sits idle."""
+    if hasattr(config, "workerinput"):  # collection runs in the workers, not the controller
+        items.sort(key=lambda item: item.get_closest_marker("hosts") is None)
 
 
 @pytest.fixture(scope="session")

@@ -12,18 +12,41 @@ import shlex
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# PBD_HOSTS_LAB=N (1-6, 8, 9) runs a second, separate set of hosts beside the default one
-# (its own names, bridge, subnet 10.213.N.0/24, proxy port and state dir), so that two
-# developers or test runs on one machine do not tear down each other's hosts.
-LAB = os.environ.get("PBD_HOSTS_LAB", "")
-if LAB and not (LAB.isdigit() and len(LAB) == 1 and LAB not in "07"):
-    raise RuntimeError("PBD_HOSTS_LAB must be one digit from 1 to 9, but not 7")
+# A lab is one separate set of hosts (its own names, bridge, subnet 10.213.N.0/24, proxy port
+# and state dir), so that two developers or test runs on one machine do not tear down each
+# other's hosts. "" is the default lab (10.213.7.0/24); the others are one digit, 1-9 but not 7.
+LAB_ENV = "PBD_HOSTS_LAB"
+# Every lab, in the order pytest-xdist workers take them: worker gwN runs in the N-th lab
+# (gw0 in the default one), or in the N-th of an explicit list such as PBD_HOSTS_LAB=8,9.
+LABS = ("", "1", "2", "3", "4", "5", "6", "8", "9")
+
+
+def pick_lab(environ: Mapping[str, str]) -> str:
+    """This process's lab: each xdist worker needs its own, or workers tear down each other's."""
+    given = environ.get(LAB_ENV, "")
+    labs = given.split(",") if given else list(LABS)
+    if given and (not set(labs) <= set(LABS[1:]) or len(set(labs)) < len(labs)):
+        raise RuntimeError(
+            f"{LAB_ENV} must be one digit from 1 to 9 but not 7, or distinct ones, one per "
+            f"xdist worker (8,9); got {given!r}"
+        )
+    worker = environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker.removeprefix("gw"))
+    if index >= len(labs):
+        raise RuntimeError(
+            f"xdist worker {worker} has no lab of its own: {LAB_ENV}={given} names "
+            f"{len(labs)}; give one per worker (e.g. {LAB_ENV}=8,9 for -n 2)"
+        )
+    return labs[index]
+
+
+LAB = pick_lab(os.environ)
 STATE_DIR = REPO_ROOT / (f".hosts-lab{LAB}" if LAB else ".hosts")
 # Per lab: the base's key includes the lab's proxy address, and a build prunes other keys.
 CACHE_DIR = REPO_ROOT / ".cache" / (f"hosts-lab{LAB}" if LAB else "hosts")

@@ -19,7 +19,7 @@ from tests.hosts.base import detect_mirror
 from tests.hosts.machine import cgroup_roots, mounted_overlays
 from tests.hosts.network import existing_netns
 from tests.hosts.proxy import PROXY_DIR
-from tests.hosts.system import CGROUP_DIR, PROXY_URL, REPO_ROOT, run
+from tests.hosts.system import CGROUP_DIR, PROXY_URL, REPO_ROOT, STATE_DIR, host_name, run
 
 pytestmark = pytest.mark.hosts
 
@@ -187,12 +187,12 @@ def test_start_clears_leftovers_of_an_earlier_run(
     target_hosts: TargetHosts, running_hosts: list[TargetHost], tmp_path: Path
 ) -> None:
     """What a killed session leaves (namespaces, mounts, cgroups) must not break the next start."""
-    stale = "pbd-t99"
+    stale = host_name(99)  # this lab's name: another lab running beside us is not touched
     run(["ip", "netns", "add", stale])
     layers = {d: tmp_path / d for d in ("lower", "upper", "work")}
     for d in layers.values():
         d.mkdir()
-    merged = tmp_path / "other-checkout/.hosts/machines" / stale / "merged"
+    merged = tmp_path / "other-checkout" / STATE_DIR.name / "machines" / stale / "merged"
     merged.mkdir(parents=True)
     options = ",".join(f"{k}dir={v}" for k, v in layers.items())
     run(["mount", "-t", "overlay", "overlay", "-o", options, merged])
