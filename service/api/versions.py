@@ -9,6 +9,7 @@ from aiohttp_apispec import querystring_schema, request_schema, response_schema
 from service.api.common import (
     ID_PATTERN,
     body,
+    created,
     filter_by,
     no_content,
     operation,
@@ -51,7 +52,7 @@ async def list_versions(request: web.Request) -> web.Response:
 @request_schema(VERSION)
 @response_schema(VERSION, 201, description="The new version.")
 async def create_version(request: web.Request) -> web.Response:
-    return respond(VERSION, await versions.create_version(body(request)), status=201)
+    return created(VERSION, await versions.create_version(body(request)), "versions")
 
 
 @operation(tags=TAGS, summary="Get one version", errors=[NotFound])
@@ -115,7 +116,7 @@ async def upload_zip(request: web.Request) -> web.Response:
         idle_timeout=settings.body_timeout,
     )
     version = await uploads.accept_upload(settings, version, received)
-    return respond(VERSION, version, status=201)
+    return created(VERSION, version, "versions")
 
 
 def _check_range(request: web.Request, stored: os.stat_result) -> None:

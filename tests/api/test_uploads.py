@@ -78,6 +78,12 @@ async def test_upload_then_download_with_checksum_and_range(api, version, settin
     assert stored_files(settings) == []
 
 
+async def test_an_upload_answers_with_the_location_of_its_version(api, version):
+    reply = await api.post(f"{VERSIONS}/{version['id']}/upload", data=make_zip(), headers=ZIP)
+    assert reply.status == 201, reply.body
+    assert reply.headers["Location"] == f"{VERSIONS}/{version['id']}"
+
+
 async def test_download_before_upload_is_404(api, version):
     assert (await api.get(f"{VERSIONS}/{version['id']}/download")).status == 404
 
