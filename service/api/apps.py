@@ -6,6 +6,7 @@ from aiohttp_apispec import querystring_schema, request_schema, response_schema
 from service.api.common import (
     ID_PATTERN,
     body,
+    created,
     filter_by,
     no_content,
     operation,
@@ -47,7 +48,7 @@ async def list_apps(request: web.Request) -> web.Response:
 @request_schema(APP)
 @response_schema(APP, 201, description="The new app.")
 async def create_app(request: web.Request) -> web.Response:
-    return respond(APP, await apps.create_app(body(request)), status=201)
+    return created(APP, await apps.create_app(body(request)), "apps")
 
 
 @operation(tags=TAGS, summary="Get one app", errors=[NotFound])

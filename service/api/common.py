@@ -15,6 +15,8 @@ from service.keys import BODY, QUERY
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+API_PREFIX = "/api/v1"
+
 ID_PATTERN = r"{id:\d{1,9}}"
 """Path ids: digits only and small enough for every database's integer column."""
 
@@ -40,6 +42,15 @@ def query(request: web.Request) -> dict[str, Any]:
 
 def respond(schema: Schema, record: Any, status: int = 200) -> web.Response:
     return web.json_response(schema.dump(record), status=status)
+
+
+def created(schema: Schema, record: Any, collection: str) -> web.Response:
+    """201 with the record and a `Location` naming it, e.g. `/api/v1/servers/7`."""
+    return web.json_response(
+        schema.dump(record),
+        status=201,
+        headers={"Location": f"{API_PREFIX}/{collection}/{record.id}"},
+    )
 
 
 def ordering(sort: str) -> list[str]:

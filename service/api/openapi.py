@@ -16,6 +16,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 
 from service import __version__
 from service.api.auth import PUBLIC_ATTRIBUTE
+from service.api.common import API_PREFIX
 from service.api.errors import error_body
 from service.api.schemas import ErrorSchema
 from service.errors import (
@@ -28,7 +29,6 @@ from service.errors import (
 )
 
 OPENAPI_VERSION = "3.0.3"
-API_PREFIX = "/api/v1"
 
 DESCRIPTION = """\
 Provision and deploy to Linux servers by running real Ansible playbooks.
@@ -49,6 +49,14 @@ reveals nothing; quote the request id), service_unavailable (503), gateway_timeo
 and return `items`, `page`, `per_page`, `total_items`, `total_pages`. Unknown query
 parameters and unknown body fields are refused with 422.
 """
+
+CREATED = 201
+LOCATION_HEADER = {
+    "description": "The path of the record, e.g. `/api/v1/servers/7`.",
+    "required": True,
+    "schema": {"type": "string"},
+}
+"""Every 201 names its record (service.api.common.created)."""
 
 EXAMPLE_DETAILS: dict[str, dict[str, Any]] = {
     ValidationFailed.code: {
@@ -129,6 +137,8 @@ def _operation(handler: Any, path_keys: list[str]) -> dict[str, Any]:
         entry: dict[str, Any] = {"description": response.get("description") or "Success."}
         if response.get("schema") is not None:
             entry["content"] = {"application/json": {"schema": response["schema"]}}
+        if int(status) == CREATED:
+            entry["headers"] = {"Location": LOCATION_HEADER}
         responses[str(status)] = entry
     responses.update(_error_responses(errors))
     operation["responses"] = responses

@@ -6,6 +6,7 @@ from aiohttp_apispec import querystring_schema, request_schema, response_schema
 from service.api.common import (
     ID_PATTERN,
     body,
+    created,
     no_content,
     operation,
     paginate,
@@ -45,7 +46,7 @@ async def list_servers(request: web.Request) -> web.Response:
 @request_schema(SERVER)
 @response_schema(SERVER, 201, description="The new server.")
 async def create_server(request: web.Request) -> web.Response:
-    return respond(SERVER, await servers.create_server(body(request)), status=201)
+    return created(SERVER, await servers.create_server(body(request)), "servers")
 
 
 @operation(tags=TAGS, summary="Get one server", errors=[NotFound])

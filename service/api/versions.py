@@ -9,6 +9,7 @@ from aiohttp_apispec import querystring_schema, request_schema, response_schema
 from service.api.common import (
     ID_PATTERN,
     body,
+    created,
     filter_by,
     no_content,
     operation,
@@ -51,7 +52,7 @@ async def list_versions(request: web.Request) -> web.Response:
 @request_schema(VERSION)
 @response_schema(VERSION, 201, description="The new version.")
 async def create_version(request: web.Request) -> web.Response:
-    return respond(VERSION, await versions.create_version(body(request)), status=201)
+    return created(VERSION, await versions.create_version(body(request)), "versions")
 
 
 @operation(tags=TAGS, summary="Get one version", errors=[NotFound])
@@ -84,7 +85,10 @@ UPLOAD_TYPES = {"application/zip", "application/octet-stream", "application/x-zi
     "`PBD_BODY_TIMEOUT` seconds gets 408 and is disconnected. The zip is checked before it "
     "is accepted: names (unique, no control characters), paths, symlinks (also chains of "
     "them), entry count (read from the end record first), unpacked size and ratio (zip "
-    "bombs). A cut-off or refused upload leaves nothing behind. Of two concurrent uploads "
+    "bombs). With `X-Checksum-SHA256: <64 hex digits>` the body's SHA-256 must equal "
+    "that digest, else 422 `validation_failed` with `details.expected` and `details.actual` "
+    "(a malformed digest is 422 before the body is read). A cut-off or refused upload "
+    "leaves nothing behind and the version without a zip. Of two concurrent uploads "
     "to one version, the first to finish wins; the other gets 409.",
     errors=[
         NotFound,
@@ -106,6 +110,7 @@ async def upload_zip(request: web.Request) -> web.Response:
             details={"content_type": request.content_type},
         )
     check_content_encoding(request)
+    expected = uploads.expected_sha256(request.headers.get(uploads.CHECKSUM_HEADER))
     settings = request.config_dict[SETTINGS]
     received = await receive(
         request.content.iter_chunked(CHUNK),
@@ -114,8 +119,8 @@ async def upload_zip(request: web.Request) -> web.Response:
         declared=request.content_length,
         idle_timeout=settings.body_timeout,
     )
-    version = await uploads.accept_upload(settings, version, received)
-    return respond(VERSION, version, status=201)
+    version = await uploads.accept_upload(settings, version, received, expected)
+    return created(VERSION, version, "versions")
 
 
 def _check_range(request: web.Request, stored: os.stat_result) -> None:

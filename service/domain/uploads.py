@@ -1,14 +1,43 @@
 """A version's zip: accepting an upload, and what may not be deleted."""
 
 import asyncio
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from service.config import Settings
-from service.errors import Conflict, NotFound
+from service.errors import Conflict, NotFound, ValidationFailed
 from service.models import Version
 from service.storage.uploads import ReceivedFile
 from service.storage.zips import ZipLimits, validate_zip
+
+CHECKSUM_HEADER = "X-Checksum-SHA256"
+SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
+def expected_sha256(value: str | None) -> str | None:
+    """The digest a client expects its upload to have (lower case), checked before the body
+    is read so a malformed one costs no transfer."""
+    if value is None:
+        return None
+    if not SHA256_HEX.fullmatch(value.strip()):
+        raise ValidationFailed(
+            "The request is not valid.",
+            details={CHECKSUM_HEADER: ["Must be a SHA-256 digest: 64 hexadecimal digits."]},
+        )
+    return value.strip().lower()
+
+
+def _check_sha256(received: ReceivedFile, expected: str | None) -> None:
+    if expected is not None and received.sha256 != expected:
+        raise ValidationFailed(
+            "The upload's SHA-256 is not the expected one: the body was changed or cut.",
+            details={
+                CHECKSUM_HEADER: ["Does not match the SHA-256 of the body."],
+                "expected": expected,
+                "actual": received.sha256,
+            },
+        )
 
 
 def zip_path(settings: Settings, version: Version) -> Path:
@@ -53,13 +82,17 @@ async def _claim(version: Version, name: str, received: ReceivedFile) -> dict[st
     raise _already_uploaded(version.id)
 
 
-async def accept_upload(settings: Settings, version: Version, received: ReceivedFile) -> Version:
-    """Validate the received zip, record it and move it into place; else delete it."""
+async def accept_upload(
+    settings: Settings, version: Version, received: ReceivedFile, expected: str | None = None
+) -> Version:
+    """Check the received zip (against the `expected` SHA-256 too, if given), record it and
+    move it into place; else delete it, leaving the version without a zip."""
     limits = ZipLimits(
         settings.max_zip_entries, settings.max_unzipped_bytes, settings.max_zip_ratio
     )
     destination = zip_path(settings, version)
     try:
+        _check_sha256(received, expected)
         await asyncio.to_thread(validate_zip, received.path, limits)
         values = await _claim(version, destination.name, received)
         try:

@@ -70,7 +70,13 @@ MAX_EXAMPLES = 10
 cases this gives well over MIN_CASES in all."""
 MIN_CASES = 1000
 BUSY_TASKS = 4
-TARGET_REFUSED = re.compile(r"connect to host 127\.0\.0\.1 port \d+: Connection refused")
+TARGET_REFUSED = re.compile(
+    r"connect to host 127\.0\.0\.1 port \d+: Connection refused"
+    r"|Data could not be sent to remote host '[^']+'\. Make sure this host can be reached over SSH"
+)
+"""How Ansible reports the pinned target refusing SSH: with ssh's own message, or, when ssh
+exits before Ansible has written the pipelined module to it (a loaded machine), as a write
+to a closed pipe (`Data could not be sent ... Broken pipe`). Both are the unreachable host."""
 
 
 def not_a_server_error_but_the_refused_target(

@@ -78,6 +78,12 @@ async def test_upload_then_download_with_checksum_and_range(api, version, settin
     assert stored_files(settings) == []
 
 
+async def test_an_upload_answers_with_the_location_of_its_version(api, version):
+    reply = await api.post(f"{VERSIONS}/{version['id']}/upload", data=make_zip(), headers=ZIP)
+    assert reply.status == 201, reply.body
+    assert reply.headers["Location"] == f"{VERSIONS}/{version['id']}"
+
+
 async def test_download_before_upload_is_404(api, version):
     assert (await api.get(f"{VERSIONS}/{version['id']}/download")).status == 404
 
@@ -273,3 +279,57 @@ async def test_cut_off_upload_leaves_nothing_and_logs_one_warning(api, version, 
     assert "/upload (request_id=" in warnings[0].getMessage()
     assert not [r for r in caplog.records if r.levelno >= 40 or r.exc_info]
     assert "Traceback" not in caplog.text
+
+
+async def test_an_upload_matching_the_expected_sha256_is_accepted(api, version):
+    body = make_zip()
+    expected = {**ZIP, "X-Checksum-SHA256": hashlib.sha256(body).hexdigest().upper()}
+    reply = await api.post(f"{VERSIONS}/{version['id']}/upload", data=body, headers=expected)
+    assert reply.status == 201, reply.body
+    assert reply.body["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+async def test_an_upload_not_matching_the_expected_sha256_is_refused_and_leaves_nothing(
+    api, version, settings
+):
+    body = make_zip()
+    wrong = hashlib.sha256(b"another build").hexdigest()
+    path = f"{VERSIONS}/{version['id']}/upload"
+    reply = await api.post(path, data=body, headers={**ZIP, "X-Checksum-SHA256": wrong})
+    assert reply.status == 422, reply.body
+    error = reply.body["error"]
+    assert error["code"] == "validation_failed"
+    assert error["details"]["expected"] == wrong
+    assert error["details"]["actual"] == hashlib.sha256(body).hexdigest()
+    assert stored_files(settings) == []
+    unchanged = (await api.get(f"{VERSIONS}/{version['id']}")).body
+    assert unchanged["deployment_zip"] is None and unchanged["sha256"] is None
+
+    right = {**ZIP, "X-Checksum-SHA256": hashlib.sha256(body).hexdigest()}
+    assert (await api.post(path, data=body, headers=right)).status == 201
+
+
+@pytest.mark.parametrize("digest", ["abc", "g" * 64, "0" * 63, "0" * 65, ""])
+async def test_a_malformed_expected_sha256_is_refused_before_the_body_is_read(
+    api, version, settings, digest
+):
+    body_may_end = asyncio.Event()
+
+    async def body_that_waits():
+        yield make_zip()[:100]
+        await body_may_end.wait()  # the answer must come while the body is still unsent
+
+    try:
+        reply = await asyncio.wait_for(
+            api.post(
+                f"{VERSIONS}/{version['id']}/upload",
+                data=body_that_waits(),
+                headers={**ZIP, "X-Checksum-SHA256": digest},
+            ),
+            timeout=30,
+        )
+    finally:
+        body_may_end.set()
+    assert reply.status == 422, reply.body
+    assert "X-Checksum-SHA256" in reply.body["error"]["details"]
+    assert stored_files(settings) == []
