@@ -1,4 +1,7 @@
-"""A blue-green deploy cut off at each of its steps, under a visitor polling the app.
+"""Cutting off a blue-green deploy at each of its steps, under a visitor polling the app.
+
+The machinery of tests/deploy/test_deploy_{killed,cancelled}_at_each_step_on_hosts.py (one
+file per way of cutting, so parallel test workers run them side by side).
 
 The real service runs as a process against one real host. For each step of the role, a
 deploy is started, and as soon as the task's events show the step beginning the service is
@@ -20,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,8 +35,6 @@ from tests.hosts.harness import TargetHost
 from tests.http_probe import Poller, get
 from tests.roles.fixtures import build_zip
 from tests.service_process import TOKEN_RE, free_port
-
-pytestmark = pytest.mark.hosts
 
 STEPS = [
     "setup", "unpack", "shared", "pre_hooks", "start", "health",
@@ -171,8 +173,10 @@ class Lab:
         return items[0] if items else None
 
 
-@pytest.fixture(scope="module")
-def lab(target_hosts: TargetHosts, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+@contextmanager
+def running_lab(
+    target_hosts: TargetHosts, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Lab]:
     """One host with the app user and v1 live, the service running, a visitor polling."""
     target_hosts.ensure_running()
     host = target_hosts.hosts[-1]
@@ -249,11 +253,9 @@ def assert_host_serves_one_complete_release(lab: Lab) -> tuple[str, str, str]:
     return slot, release, version
 
 
-@pytest.mark.parametrize("step", STEPS)
-@pytest.mark.parametrize("cut", ["kill", "cancel"])
-def test_a_deploy_cut_off_at_a_step_leaves_one_release_and_true_records(
-    lab: Lab, cut: str, step: str
-) -> None:
+def cut_off_at(lab: Lab, cut: str, step: str) -> None:
+    """Deploy, cut the run off (`kill` the service or `cancel`) when `step` begins, and check
+    that the host serves one complete release, the records say so and no visitor failed."""
     began = time.monotonic()
     service = lab.service
     before_id = (lab.latest_reconcile() or {}).get("id")
@@ -301,7 +303,8 @@ def test_a_deploy_cut_off_at_a_step_leaves_one_release_and_true_records(
     lab.timings[f"{cut} at {step}"] = time.monotonic() - began
 
 
-def test_the_next_deploy_after_the_cut_off_deploys_succeeds(lab: Lab) -> None:
+def next_deploy_succeeds(lab: Lab) -> None:
+    """After all the cut-off runs, a full deploy works with no failed request."""
     version = lab.other(lab.served_version())
     accepted = lab.deploy(version)
     assert lab.service.wait_task(accepted["task"]["id"])["status"] == "successful"
