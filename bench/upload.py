@@ -18,7 +18,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.service_process import running_service
+from tests.service_process import memory_kib, reset_peak, running_service
 from tests.storage.zipcraft import write_many_entries
 
 CHUNK = 4 * 1024 * 1024
@@ -34,18 +34,6 @@ def make_zip(path: Path, size: int) -> None:
                 entry.write(block)
                 left -= len(block)
         archive.writestr("bin/start", "#!/bin/sh\nexec python3 server.py\n")
-
-
-def memory_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
-def reset_peak(pid: int) -> None:
-    """Reset VmHWM to the current RSS (Linux ≥ 4.0: write 5 to clear_refs)."""
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 async def new_version(session: aiohttp.ClientSession, base: str) -> int:

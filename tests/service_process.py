@@ -23,6 +23,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def memory_kib(pid: int, field: str) -> int:
+    """A memory figure of a process from /proc (VmRSS, VmHWM, ...), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def reset_peak(pid: int) -> None:
+    """Reset VmHWM to the current RSS (Linux ≥ 4.0: write 5 to clear_refs)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
 @dataclass
 class ServiceProcess:
     process: asyncio.subprocess.Process
@@ -33,6 +46,29 @@ class ServiceProcess:
     def token(self) -> str | None:
         match = TOKEN_RE.search(self.output)
         return match.group(1) if match else None
+
+    async def connection_test(self, name: str, host: str, key_path: Path) -> tuple[dict, str]:
+        """Register a server reached with `key_path`, run its connection test to the end:
+        (the finished task, its events as the API answers them)."""
+        api = f"{self.base_url}/api/v1"
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with aiohttp.ClientSession(headers=headers) as session:
+            server = {"name": name, "host": host, "manual_key_path": str(key_path)}
+            async with session.post(f"{api}/servers", json=server) as response:
+                assert response.status == 201, await response.text()
+                server_id = (await response.json())["id"]
+            async with session.post(f"{api}/servers/{server_id}/test-connection") as response:
+                assert response.status == 202, await response.text()
+                task_id = (await response.json())["task"]["id"]
+            async with asyncio.timeout(180):
+                while True:
+                    async with session.get(f"{api}/tasks/{task_id}") as response:
+                        task = await response.json()
+                    if task["status"] not in ("queued", "running"):
+                        break
+                    await asyncio.sleep(0.2)
+            async with session.get(f"{api}/tasks/{task_id}/events") as response:
+                return task, await response.text()
 
     async def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
         if self.process.returncode is None:

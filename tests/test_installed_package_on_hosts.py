@@ -6,13 +6,11 @@ installed service runs a real playbook against a real host. On a target host (re
 systemd), `install-service` runs it as an unprivileged user.
 """
 
-import asyncio
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.service_process import start_service
@@ -71,26 +69,7 @@ async def test_the_installed_wheel_runs_a_playbook_from_an_empty_directory(
         tmp_path / "data", cwd=empty, command=[installed / "bin" / "pb-deployer"]
     )
     try:
-        token = service.token
-        api = f"{service.base_url}/api/v1"
-        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
-            server = {
-                "name": "w",
-                "host": host.ip,
-                "manual_key_path": str(target_hosts.private_key),
-            }
-            async with session.post(f"{api}/servers", json=server) as response:
-                assert response.status == 201, await response.text()
-                server_id = (await response.json())["id"]
-            async with session.post(f"{api}/servers/{server_id}/test-connection") as response:
-                task_id = (await response.json())["task"]["id"]
-            async with asyncio.timeout(180):
-                while True:
-                    async with session.get(f"{api}/tasks/{task_id}") as response:
-                        task = await response.json()
-                    if task["status"] not in ("queued", "running"):
-                        break
-                    await asyncio.sleep(0.2)
+        task, _ = await service.connection_test("w", host.ip, target_hosts.private_key)
         assert task["status"] == "successful", task["error"]
         assert list(empty.iterdir()) == [], "nothing written to the working directory"
     finally:

@@ -7,22 +7,10 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.service_process import running_service
+from tests.service_process import memory_kib, reset_peak, running_service
 from tests.storage.zipcraft import write_many_entries
 
 MAX_GROWTH_KIB = 64 * 1024
-
-
-def memory_kib(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise KeyError(field)
-
-
-def reset_peak(pid: int) -> None:
-    """VmHWM := the current RSS (Linux ≥ 4.0)."""
-    Path(f"/proc/{pid}/clear_refs").write_text("5")
 
 
 async def _upload_growth(session, base: str, pid: int, path: Path) -> tuple[int, dict, int]:

@@ -4,31 +4,12 @@ import asyncio
 
 import pytest
 
-from service.app import create_app
-from service.config import Settings
-from service.domain import tokens
-from tests.conftest import Api
 from tests.http_probe import Poller, get
 from tests.roles.fixtures import build_zip
 from tests.tasks.helpers import create_server, wait_for_task
 
 pytestmark = pytest.mark.hosts
 ZIP = {"Content-Type": "application/zip"}
-
-
-@pytest.fixture
-async def api(aiohttp_client, tmp_path, running_hosts):
-    settings = Settings(data_dir=tmp_path / "data", workers=2)
-    client = await aiohttp_client(create_app(settings))
-    return Api(client, (await tokens.issue_token("t")).secret)
-
-
-@pytest.fixture
-def app_host(target_hosts, running_hosts):
-    """The second host, handed back pristine (it gets nginx, an app user and releases)."""
-    host = running_hosts[1]
-    yield host
-    target_hosts.reset_host(host)
 
 
 async def upload(api, app_id: int, version: str, tmp_path, *, broken: bool = False) -> dict:

@@ -16,11 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from service.app import create_app
-from service.config import Settings
-from service.domain import tokens
 from service.models import App, Version
-from tests.conftest import Api
 from tests.deploy.test_deploy_api_on_hosts import ZIP
 from tests.http_probe import get
 from tests.roles.fixtures import build_zip
@@ -52,21 +48,6 @@ def recorder(field: str) -> list[str]:
 
 def argv_file(field: str) -> str:
     return f"/tmp/pbd-argv-{TOKEN}-{field}.json"
-
-
-@pytest.fixture
-async def api(aiohttp_client, tmp_path, running_hosts):
-    settings = Settings(data_dir=tmp_path / "data", workers=2)
-    client = await aiohttp_client(create_app(settings))
-    return Api(client, (await tokens.issue_token("t")).secret)
-
-
-@pytest.fixture
-def app_host(target_hosts, running_hosts):
-    """The second host, handed back pristine (it gets nginx, an app user and releases)."""
-    host = running_hosts[1]
-    yield host
-    target_hosts.reset_host(host)
 
 
 async def on_host(target_hosts, host, command: str) -> str:
