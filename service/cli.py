@@ -65,21 +65,23 @@ def _with_database(
     return asyncio.run(run())
 
 
+async def _issue_first_token() -> int:
+    """Create the admin token of a new database and print it (never log it): the only time
+    the secret is visible. Once there is a token, this prints nothing."""
+    issued = await tokens.ensure_admin_token()
+    if issued is not None:
+        print(
+            f"Created the first API token ({issued.token.name}); store it now, "
+            f"it is not shown again:\n\n    {issued.secret}\n",
+            flush=True,
+        )
+    return 0
+
+
 def serve(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_level)
 
-    async def first_start() -> int:
-        issued = await tokens.ensure_admin_token()
-        if issued is not None:
-            # Printed, never logged: this is the only time the secret is visible.
-            print(
-                f"Created the first API token ({issued.token.name}); store it now, "
-                f"it is not shown again:\n\n    {issued.secret}\n",
-                flush=True,
-            )
-        return 0
-
-    _with_database(settings, first_start, create=True)
+    _with_database(settings, _issue_first_token, create=True)
     url = f"http://{settings.host}:{settings.port}"
     print(
         f"pb-deployer {__version__}\n"
@@ -211,14 +213,7 @@ def install_service(args: argparse.Namespace, settings: Settings) -> int:
     systemd_unit.check_spec(spec)
     account = systemd_unit.ensure_user(args.user, settings.data_dir)
 
-    async def first_token() -> int:
-        issued = await tokens.ensure_admin_token()
-        if issued is not None:
-            print("Created the first API token; store it now, it is not shown again:\n")
-            print(f"    {issued.secret}\n")
-        return 0
-
-    _with_database(settings, first_token, create=True)
+    _with_database(settings, _issue_first_token, create=True)
     systemd_unit.prepare_data_dir(settings.data_dir, account)
     unit = systemd_unit.install_unit(spec, start=not args.no_start)
     state = "enabled" if args.no_start else "enabled and started"
