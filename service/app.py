@@ -15,6 +15,7 @@ from service.keys import DATABASE, ENGINE, HUB, OPENAPI, SETTINGS
 from service.storage.db import database
 from service.storage.uploads import remove_partial_files
 from service.tasks.engine import TaskEngine
+from service.tasks.publishers import FanOut
 from service.ws.hub import Hub
 from service.ws.publisher import HubPublisher
 
@@ -31,7 +32,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     """The WebSocket hub and the task engine (workers recover and start here)."""
     hub = Hub()
-    engine = TaskEngine(app[SETTINGS], HubPublisher(hub))
+    engine = TaskEngine(app[SETTINGS], FanOut(HubPublisher(hub)))
     app[HUB] = hub
     app[ENGINE] = engine
     await engine.start()

@@ -20,7 +20,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from service.ansible import processes
 from service.ansible.inventory import render_inventory
@@ -32,6 +32,7 @@ from service.models import Server, Task, TaskKind, TaskStatus
 from service.models.tasks import FINISHED_STATUSES
 from service.tasks.events import EventLog, Progress, trim_event
 from service.tasks.kinds import KINDS
+from service.tasks.publishers import Publisher
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +48,6 @@ RESTART_DELAY = 0.5
 CANCEL_WAIT = 60.0
 """How long deleting a server or app waits for its cancelled tasks to end."""
 ACTIVE_STATUSES = (TaskStatus.QUEUED, TaskStatus.RUNNING)
-
-
-class Publisher(Protocol):
-    """Where the engine reports what happens (the WebSocket hub, in the service)."""
-
-    def task_status(self, task: Task) -> None: ...
-    def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None: ...
-    def task_progress(self, task: Task, progress: dict[str, Any]) -> None: ...
-    def server_status(self, server: Server) -> None: ...
 
 
 @dataclass

@@ -68,3 +68,18 @@ class HubPublisher:
         self.hub.publish(
             [f"server:{server.id}", ALL], {"type": "server.status", "server": SERVER.dump(server)}
         )
+
+    def notice(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        server_id: int | None = None,
+        app_id: int | None = None,
+    ) -> None:
+        topics = [ALL]
+        if server_id is not None:
+            topics.append(f"server:{server_id}")
+        if app_id is not None:
+            topics.append(f"app:{app_id}")
+        self.hub.publish(topics, {"type": event, **payload})

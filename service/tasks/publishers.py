@@ -1,0 +1,62 @@
+"""Where the engine and the background components report what happens.
+
+The engine and the scheduler speak to one `Publisher`; `FanOut` hands each report to every
+listener (the WebSocket hub, outgoing webhooks), so no source knows who is listening.
+"""
+
+from typing import Any, Protocol
+
+from service.models import Server, Task
+
+
+class Publisher(Protocol):
+    def task_status(self, task: Task) -> None: ...
+    def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None: ...
+    def task_progress(self, task: Task, progress: dict[str, Any]) -> None: ...
+    def server_status(self, server: Server) -> None: ...
+    def notice(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        server_id: int | None = None,
+        app_id: int | None = None,
+    ) -> None:
+        """A named domain event (e.g. `audit.drift`) about a server and/or an app."""
+
+
+class FanOut:
+    """A publisher that forwards every report to each of its listeners, in order."""
+
+    def __init__(self, *listeners: Publisher) -> None:
+        self.listeners: list[Publisher] = list(listeners)
+
+    def add(self, listener: Publisher) -> None:
+        self.listeners.append(listener)
+
+    def task_status(self, task: Task) -> None:
+        for listener in self.listeners:
+            listener.task_status(task)
+
+    def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener.task_event(task, seq, event)
+
+    def task_progress(self, task: Task, progress: dict[str, Any]) -> None:
+        for listener in self.listeners:
+            listener.task_progress(task, progress)
+
+    def server_status(self, server: Server) -> None:
+        for listener in self.listeners:
+            listener.server_status(server)
+
+    def notice(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        server_id: int | None = None,
+        app_id: int | None = None,
+    ) -> None:
+        for listener in self.listeners:
+            listener.notice(event, payload, server_id=server_id, app_id=app_id)
