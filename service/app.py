@@ -11,7 +11,8 @@ from service.api.health import install_health_checks
 from service.api.openapi import API_PREFIX, build_openapi
 from service.api.v1 import create_v1_app
 from service.config import Settings
-from service.keys import DATABASE, ENGINE, HUB, OPENAPI, SETTINGS
+from service.keys import DATABASE, ENGINE, HUB, NOTIFICATIONS, OPENAPI, SETTINGS
+from service.notifications import Notifications
 from service.storage.db import database
 from service.storage.uploads import remove_partial_files
 from service.tasks.engine import TaskEngine
@@ -30,14 +31,29 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The WebSocket hub and the task engine (workers recover and start here)."""
+    """The WebSocket hub and the task engine, not started yet: listeners join its
+    publisher first (the next contexts), so they hear its recovery and its shutdown."""
     hub = Hub()
-    engine = TaskEngine(app[SETTINGS], FanOut(HubPublisher(hub)))
     app[HUB] = hub
-    app[ENGINE] = engine
-    await engine.start()
+    app[ENGINE] = TaskEngine(app[SETTINGS], FanOut(HubPublisher(hub)))
     yield
-    await engine.stop()
+
+
+async def notifications_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Outgoing webhooks, listening to the engine; they store its last reports on the way out."""
+    notifications = Notifications(app[SETTINGS])
+    app[NOTIFICATIONS] = notifications
+    app[ENGINE].publisher.add(notifications.listener)
+    notifications.start()
+    yield
+    await notifications.stop()
+
+
+async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The engine's workers: they recover interrupted tasks, then run the queue."""
+    await app[ENGINE].start()
+    yield
+    await app[ENGINE].stop()
 
 
 async def clean_partial_uploads(app: web.Application) -> None:
@@ -67,6 +83,8 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(clean_partial_uploads)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(engine_ctx)
+    app.cleanup_ctx.append(notifications_ctx)
+    app.cleanup_ctx.append(workers_ctx)
     app.on_shutdown.append(close_websockets)
     install_health_checks(app)
     v1 = create_v1_app()

@@ -63,6 +63,10 @@ class Settings:
     header_timeout: float = 15
     body_timeout: float = 30
     service_read_timeout: float = 60
+    webhook_timeout: float = 10
+    webhook_max_attempts: int = 8
+    webhook_backoff: float = 10
+    webhook_concurrency: int = 8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())

@@ -7,6 +7,7 @@ from aiohttp import ChainMapProxy, web
 from tortoise.context import TortoiseContext
 
 from service.config import Settings
+from service.notifications import Notifications
 from service.tasks.engine import TaskEngine
 from service.ws.hub import Hub
 
@@ -24,3 +25,4 @@ BODY = web.RequestKey("body", dict)
 OPENAPI = web.AppKey("openapi", dict)
 HUB = web.AppKey("hub", Hub)
 ENGINE = web.AppKey("engine", TaskEngine)
+NOTIFICATIONS = web.AppKey("notifications", Notifications)

@@ -11,12 +11,24 @@ from service.api import (
     services,
     tasks,
     versions,
+    webhooks,
 )
 from service.api.auth import auth_middleware
 from service.api.validation import validation_middleware
 from service.ws import handler
 
-RESOURCES = (health, servers, apps, versions, deployments, tasks, operations, services, handler)
+RESOURCES = (
+    health,
+    servers,
+    apps,
+    versions,
+    deployments,
+    tasks,
+    operations,
+    services,
+    webhooks,
+    handler,
+)
 
 
 def create_v1_app() -> web.Application:

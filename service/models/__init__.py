@@ -11,11 +11,19 @@ from service.models.servers import Server
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
 from service.models.tokens import ApiToken
 from service.models.versions import Version
+from service.models.webhooks import (
+    DeliveryStatus,
+    Webhook,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookFormat,
+)
 
 __all__ = [
     "ApiToken",
     "App",
     "AppStatus",
+    "DeliveryStatus",
     "DeployStrategy",
     "Deployment",
     "DeploymentKind",
@@ -26,4 +34,8 @@ __all__ = [
     "TaskKind",
     "TaskStatus",
     "Version",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookFormat",
 ]
