@@ -41,7 +41,7 @@ class WebhookSchema(TimestampedSchema):
         metadata={"example": "https://hooks.example.com/pb-deployer"},
     )
     events = fields.List(
-        fields.Enum(WebhookEvent, by_value=True),
+        fields.String(validate=validate.OneOf([event.value for event in WebhookEvent])),
         required=True,
         validate=validate.Length(min=1, max=len(WebhookEvent)),
         metadata={"example": ["task.finished", "deployment.rolled_back"]},

@@ -28,7 +28,7 @@ async def update_webhook(webhook_id: int, changes: dict[str, Any]) -> Webhook:
     return await save(webhook)
 
 
-def event_values(events: list[WebhookEvent]) -> list[str]:
+def event_values(events: list[str]) -> list[str]:
     """Each event once, in the order the enum lists them."""
     return [event.value for event in WebhookEvent if event in events]
 
