@@ -8,6 +8,9 @@ from aiohttp.web import BaseRequest, StreamResponse
 
 from service.keys import REQUEST_ID
 
+SQL_LOGGERS = ("tortoise.db_client", "aiosqlite")
+"""At DEBUG they print every query with its parameters, webhook secrets included."""
+
 
 def configure_logging(level: str) -> None:
     logging.basicConfig(
@@ -15,6 +18,8 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("aiohttp.server").addFilter(client_errors_as_warnings)
+    for name in SQL_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
 
 
 def client_errors_as_warnings(record: logging.LogRecord) -> bool:

@@ -18,24 +18,19 @@ from service.notifications.outbox import Outbox
 class Notifications:
     def __init__(self, settings: Settings) -> None:
         self.clock = Clock()
-        queue: asyncio.Queue[Report] = asyncio.Queue()
+        queue: asyncio.Queue[Report | None] = asyncio.Queue()
         self.listener = WebhookListener(queue, self.clock)
         self.dispatcher = Dispatcher(settings, self.clock)
         self.outbox = Outbox(queue, self.clock, self.dispatcher.wake)
-        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._tasks = [
-            asyncio.create_task(self.outbox.run(), name="webhook-outbox"),
-            asyncio.create_task(self.dispatcher.run(), name="webhook-dispatcher"),
-        ]
+        self._outbox = asyncio.create_task(self.outbox.run(), name="webhook-outbox")
+        self._dispatcher = asyncio.create_task(self.dispatcher.run(), name="webhook-dispatcher")
 
     async def stop(self) -> None:
-        """Cancel both loops, then store what the engine reported last (rows outlive us)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
-        await self.outbox.drain()
+        """Store what the engine reported last, then stop sending (the rows outlive us)."""
+        self.outbox.stop()
+        await self._outbox
+        self._dispatcher.cancel()
+        with suppress(asyncio.CancelledError):
+            await self._dispatcher

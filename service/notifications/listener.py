@@ -34,7 +34,7 @@ Report = TaskFinished | Occurrence
 class WebhookListener:
     """A `Publisher` for the engine's FanOut: finished tasks and named notices."""
 
-    def __init__(self, queue: asyncio.Queue[Report], clock: Clock) -> None:
+    def __init__(self, queue: asyncio.Queue[Report | None], clock: Clock) -> None:
         self.queue = queue
         self.clock = clock
 

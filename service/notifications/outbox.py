@@ -28,7 +28,7 @@ DEPLOYMENT_KINDS = frozenset({TaskKind.DEPLOY, TaskKind.ROLLBACK})
 
 class Outbox:
     def __init__(
-        self, queue: asyncio.Queue[Report], clock: Clock, wrote: Callable[[], None]
+        self, queue: asyncio.Queue[Report | None], clock: Clock, wrote: Callable[[], None]
     ) -> None:
         self.queue = queue
         self.clock = clock
@@ -36,20 +36,19 @@ class Outbox:
         """Called after new rows are stored (wakes the dispatcher)."""
 
     async def run(self) -> None:
-        """Store reports for ever, in batches of whatever has queued up meanwhile."""
+        """Store reports in batches of whatever has queued up meanwhile, until `stop()`."""
         while True:
             reports = [await self.queue.get()]
             while not self.queue.empty():
                 reports.append(self.queue.get_nowait())
-            await self.store(reports)
+            await self.store([report for report in reports if report is not None])
+            if None in reports:
+                return
 
-    async def drain(self) -> None:
-        """Store what is still queued (at shutdown, after the engine has stopped)."""
-        reports = []
-        while not self.queue.empty():
-            reports.append(self.queue.get_nowait())
-        if reports:
-            await self.store(reports)
+    def stop(self) -> None:
+        """End `run` once everything reported before this call is stored (not cancelled
+        half-way through a write: the engine's last reports arrive during shutdown)."""
+        self.queue.put_nowait(None)
 
     async def store(self, reports: list[Report]) -> None:
         try:

@@ -3,7 +3,8 @@
 import asyncio
 import json
 import shutil
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,8 @@ class Receiver:
     gate: asyncio.Event | None = None
     received: list[Received] = field(default_factory=list)
     url: str = ""
+    entered: int = 0
+    """Requests that arrived, answered or still held at the gate."""
     _arrived: asyncio.Condition = field(default_factory=asyncio.Condition)
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -46,6 +49,9 @@ class Receiver:
         timestamp = request.headers.get("X-PBD-Timestamp", "")
         expected = signature(self.secret, timestamp, raw)
         signed = request.headers.get("X-PBD-Signature-256") == expected
+        async with self._arrived:
+            self.entered += 1
+            self._arrived.notify_all()
         if self.gate is not None:
             await self.gate.wait()
         async with self._arrived:
@@ -55,10 +61,17 @@ class Receiver:
         return web.Response(status=status if signed else 401)
 
     async def wait_for(self, count: int, timeout: float = 5) -> list[Received]:
+        """The requests answered, once there are `count` of them."""
+        await self._wait(lambda: len(self.received) >= count, timeout)
+        return self.received
+
+    async def wait_entered(self, count: int, timeout: float = 5) -> None:
+        await self._wait(lambda: self.entered >= count, timeout)
+
+    async def _wait(self, predicate: Callable[[], bool], timeout: float) -> None:
         async with asyncio.timeout(timeout):
             async with self._arrived:
-                await self._arrived.wait_for(lambda: len(self.received) >= count)
-        return self.received
+                await self._arrived.wait_for(predicate)
 
 
 async def start_receiver(receiver: Receiver) -> AsyncIterator[Receiver]:
@@ -105,3 +118,16 @@ async def deliveries(api, webhook_id: int) -> list[dict[str, Any]]:
     reply = await api.get(f"/api/v1/webhooks/{webhook_id}/deliveries?sort=id")
     assert reply.status == 200, reply.body
     return reply.body["items"]
+
+
+async def wait_for_deliveries(
+    api, webhook_id: int, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 5
+) -> list[dict[str, Any]]:
+    """The webhook's deliveries (oldest first) once `done(deliveries)` holds."""
+    deadline = time.monotonic() + timeout
+    found = await deliveries(api, webhook_id)
+    while not done(found):
+        assert time.monotonic() < deadline, f"deliveries still {found}"
+        await asyncio.sleep(0.02)
+        found = await deliveries(api, webhook_id)
+    return found

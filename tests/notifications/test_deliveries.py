@@ -1,12 +1,9 @@
 """Deliveries through a real local receiver: signed, per format, filtered, per event."""
 
-import asyncio
-import time
-
 import pytest
 
 from service.keys import ENGINE
-from tests.notifications.conftest import add_webhook, deliveries
+from tests.notifications.conftest import add_webhook, deliveries, wait_for_deliveries
 from tests.unit.helpers import (
     Outcome,
     create_server,
@@ -24,14 +21,10 @@ async def finished_task(api, server_id: int) -> dict:
 
 
 async def delivered(api, webhook_id: int, count: int = 1) -> list[dict]:
-    """The webhook's deliveries once `count` of them are delivered (the API says so)."""
-    found: list[dict] = []
-    deadline = time.monotonic() + 5
-    while len([d for d in found if d["status"] == "delivered"]) < count:
-        assert time.monotonic() < deadline, f"not delivered: {found}"
-        await asyncio.sleep(0.02)
-        found = await deliveries(api, webhook_id)
-    return found
+    """The webhook's deliveries once `count` of them are delivered."""
+    return await wait_for_deliveries(
+        api, webhook_id, lambda found: sum(d["status"] == "delivered" for d in found) >= count
+    )
 
 
 async def test_a_finished_task_is_posted_signed_and_recorded(api, fake, receiver):
