@@ -57,7 +57,9 @@ class Dispatcher:
     async def run(self) -> None:
         connector = aiohttp.TCPConnector(limit=self.settings.webhook_concurrency)
         headers = {"User-Agent": USER_AGENT, "Content-Type": "application/json"}
-        async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+        # trust_env: through HTTPS_PROXY / HTTP_PROXY unless NO_PROXY names the host.
+        session = aiohttp.ClientSession(connector=connector, headers=headers, trust_env=True)
+        async with session:
             self.session = session
             try:
                 while True:
@@ -85,7 +87,8 @@ class Dispatcher:
         if full:
             due = due.exclude(webhook_id__in=full)
         lease = now + timedelta(seconds=self.settings.webhook_timeout + LEASE_MARGIN)
-        for delivery in await due.order_by("next_attempt_at", "id").limit(CLAIM_BATCH):
+        batch = due.select_related("webhook").order_by("next_attempt_at", "id").limit(CLAIM_BATCH)
+        for delivery in await batch:
             if free <= 0:
                 break
             if self.per_webhook[delivery.webhook_id] >= PER_WEBHOOK:
@@ -130,7 +133,6 @@ class Dispatcher:
 
     async def _attempt(self, delivery: WebhookDelivery) -> None:
         try:
-            await delivery.fetch_related("webhook")
             outcome = await self._post(delivery)
             await self._record(delivery, **outcome)
         except asyncio.CancelledError:
@@ -165,7 +167,7 @@ class Dispatcher:
                 error = f"The endpoint answered HTTP {code}."
         except TimeoutError:
             error = f"No answer within {timeout} s."
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, OSError, ValueError) as exc:  # ValueError: a URL yarl refuses
             error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR]
         return {
             "started_at": started_at,

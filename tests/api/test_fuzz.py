@@ -12,6 +12,8 @@ bound but never listens on. Ansible puts `ssh_args` before everything else it pa
 server's port, the inventory's `ssh_common_args`) and ssh keeps the first value of each
 option, so `HostName`, `Port` and `ProxyCommand=none` win over anything a request sets; the
 host name is never resolved. A probe task proves the redirection before the fuzzing starts.
+Outgoing webhooks go through HTTP(S)_PROXY, set to that same port: every POST is refused
+locally, and no webhook host is resolved either.
 
 Reproducing a failure: every run fuzzes with a fixed seed and with a fresh random one, each
 named in the test's id (`[seed_N][METHOD /path]`); `PBD_FUZZ_SEED=N` replaces the random one.
@@ -51,6 +53,7 @@ from service.models.tasks import FINISHED_STATUSES
 from tests.service_process import ServiceProcess, start_service
 
 FIXED_SEED = 20261201
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy")
 
 
 def _random_seed() -> int:
@@ -172,6 +175,10 @@ def fuzzed_service(tmp_path_factory) -> Iterator[FuzzedService]:
         port = never_answers.getsockname()[1]
         env = {
             "ANSIBLE_SSH_ARGS": f"-o HostName=127.0.0.1 -o Port={port} -o ProxyCommand=none",
+            # Webhooks a fuzzed request registers POST through this "proxy": refused at once.
+            **{name: f"http://127.0.0.1:{port}" for name in PROXY_VARIABLES},
+            "NO_PROXY": "",
+            "no_proxy": "",
             "PBD_WORKERS": "2",
             "PBD_UNREACHABLE_ATTEMPTS": "1",
         }

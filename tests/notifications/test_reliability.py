@@ -196,3 +196,15 @@ async def test_a_task_interrupted_by_shutdown_is_reported_after_the_restart(
     await wait_for_deliveries(
         restarted, hook["id"], lambda found: found and found[0]["status"] == "delivered"
     )
+
+
+async def test_deliveries_go_through_the_proxy_the_environment_names(
+    api, fake, receiver, monkeypatch
+):
+    monkeypatch.setenv("HTTP_PROXY", receiver.url.removesuffix("/hook"))  # our receiver proxies
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    server = await create_server(api)
+    await add_webhook(api, "http://hooks.invalid/hook", ["task.finished"])  # never resolved
+    await finish_a_task(api, server["id"])
+    (received,) = await receiver.wait_for(1)
+    assert received.signed and received.body["event"] == "task.finished"
