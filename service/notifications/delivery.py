@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
+from tortoise.queryset import QuerySet
 
 from service.config import Settings
 from service.models import DeliveryStatus, WebhookDelivery
@@ -80,12 +81,7 @@ class Dispatcher:
         if free <= 0:
             return
         now = self.clock.now()
-        due = WebhookDelivery.filter(
-            status=DeliveryStatus.PENDING, next_attempt_at__lte=now, webhook__enabled=True
-        )
-        full = [hook for hook, count in self.per_webhook.items() if count >= PER_WEBHOOK]
-        if full:
-            due = due.exclude(webhook_id__in=full)
+        due = self._waiting().filter(next_attempt_at__lte=now)
         lease = now + timedelta(seconds=self.settings.webhook_timeout + LEASE_MARGIN)
         batch = due.select_related("webhook").order_by("next_attempt_at", "id").limit(CLAIM_BATCH)
         for delivery in await batch:
@@ -101,6 +97,13 @@ class Dispatcher:
             if claimed:
                 free -= 1
                 self._start(delivery)
+
+    def _waiting(self) -> QuerySet[WebhookDelivery]:
+        """Pending deliveries this worker could start: enabled webhooks with a free slot
+        (a webhook at its limit is left out, or its due rows would keep the loop awake)."""
+        waiting = WebhookDelivery.filter(status=DeliveryStatus.PENDING, webhook__enabled=True)
+        full = [hook for hook, count in self.per_webhook.items() if count >= PER_WEBHOOK]
+        return waiting.exclude(webhook_id__in=full) if full else waiting
 
     def _start(self, delivery: WebhookDelivery) -> None:
         self.per_webhook[delivery.webhook_id] += 1
@@ -121,7 +124,7 @@ class Dispatcher:
         if len(self.in_flight) >= self.settings.webhook_concurrency:
             return IDLE_POLL  # a finishing attempt wakes the loop
         upcoming = (
-            await WebhookDelivery.filter(status=DeliveryStatus.PENDING, webhook__enabled=True)
+            await self._waiting()
             .order_by("next_attempt_at")
             .limit(1)
             .values_list("next_attempt_at", flat=True)

@@ -132,7 +132,7 @@ async def black_hole() -> AsyncIterator[BlackHole]:
 
 
 async def test_a_hanging_endpoint_holds_up_neither_other_webhooks_nor_the_engine(
-    api, fake, receiver, black_hole, client, settings
+    api, fake, receiver, black_hole, client, settings, monkeypatch
 ):
     assert settings.webhook_timeout >= 5 and settings.webhook_concurrency == 8
     server = await create_server(api)
@@ -149,6 +149,21 @@ async def test_a_hanging_endpoint_holds_up_neither_other_webhooks_nor_the_engine
     stuck = await deliveries(api, dead["id"])
     assert len(stuck) == 10
     assert all((d["status"], d["attempts"]) == ("pending", 0) for d in stuck)
+
+    # Its 8 due rows wait for a free slot of their own; they do not keep the worker busy.
+    dispatcher = client.app[NOTIFICATIONS].dispatcher
+    looks = 0
+    look = dispatcher._start_due
+
+    async def counted() -> None:
+        nonlocal looks
+        looks += 1
+        await look()
+
+    monkeypatch.setattr(dispatcher, "_start_due", counted)
+    dispatcher.wake()
+    await asyncio.sleep(0.5)  # a quiet window: nothing is awaited here, idling is the point
+    assert looks == 1
 
 
 async def second_app(aiohttp_client, settings, api) -> Api:
