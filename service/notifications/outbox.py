@@ -51,6 +51,8 @@ class Outbox:
         self.queue.put_nowait(None)
 
     async def store(self, reports: list[Report]) -> None:
+        if not reports:
+            return
         try:
             webhooks = await Webhook.filter(enabled=True)
             wanted = {event for webhook in webhooks for event in webhook.events}
