@@ -71,8 +71,11 @@ class Dispatcher:
                     except Exception:
                         log.exception("could not read the webhook deliveries")
                         pause = IDLE_POLL
+                    # Not wait_for: on 3.11 a wake racing the shutdown's cancel can get
+                    # that cancel lost, and the shutdown waits for ever.
                     with suppress(TimeoutError):
-                        await asyncio.wait_for(self._wakeup.wait(), timeout=pause)
+                        async with asyncio.timeout(pause):
+                            await self._wakeup.wait()
             finally:
                 await self._stop_attempts()
 

@@ -203,7 +203,6 @@ async def test_a_task_interrupted_by_shutdown_is_reported_after_the_restart(
     task = await start_task(api, f"/api/v1/servers/{server['id']}/test-connection")
     await wait_for_task(api, task["id"], statuses={"running"})
     await client.close()  # the engine marks the run interrupted on its way out
-
     restarted = await second_app(aiohttp_client, settings, api)
     (received,) = await receiver.wait_for(1)
     assert received.body["data"]["task"]["id"] == task["id"]
