@@ -63,6 +63,8 @@ class Settings:
     header_timeout: float = 15
     body_timeout: float = 30
     service_read_timeout: float = 60
+    audit_log_retention_days: int = 365
+    """Audit records older than this are removed (by the retention component)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())

@@ -111,16 +111,16 @@ def _path_schema(key: str) -> dict[str, Any]:
     return {"type": "string", "maxLength": 255}
 
 
-def _operation(handler: Any, path_keys: list[str], role: Role) -> dict[str, Any]:
+def _operation(handler: Any, path_keys: list[str], role: Role | None) -> dict[str, Any]:
     meta = handler.__apispec__
     is_public = getattr(handler, PUBLIC_ATTRIBUTE, False)
     operation: dict[str, Any] = {
         "tags": meta.get("tags", []),
         "summary": meta.get("summary", ""),
         "operationId": handler.__name__,
-        "x-required-role": str(role),
+        "x-required-role": str(role) if role else "none",
     }
-    needs = f"**Role:** `{role}` or above."
+    needs = f"**Role:** `{role}` or above." if role else "**Role:** none (no token)."
     operation["description"] = (
         f"{meta['description']}\n\n{needs}" if meta.get("description") else needs
     )
@@ -131,7 +131,7 @@ def _operation(handler: Any, path_keys: list[str], role: Role) -> dict[str, Any]
     errors: list[type[APIError]] = [APIError]
     if not is_public:
         errors.append(Unauthorized)
-    if role != Role.VIEWER:
+    if role not in (Role.VIEWER, None):
         errors.append(Forbidden)
     for spec in meta.get("schemas", []):
         errors.append(ValidationFailed)
