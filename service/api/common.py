@@ -23,10 +23,22 @@ ID_PATTERN = r"{id:\d{1,9}}"
 
 
 def operation(
-    *, tags: list[str], summary: str, description: str = "", errors: Iterable[type[APIError]] = ()
+    *,
+    tags: list[str],
+    summary: str,
+    description: str = "",
+    errors: Iterable[type[APIError]] = (),
+    headers: dict[str, str] | None = None,
 ) -> Callable[[F], F]:
-    """OpenAPI metadata for a handler; `errors` lists the failures beyond the generic ones."""
-    return docs(tags=tags, summary=summary, description=description, errors=list(errors))
+    """OpenAPI metadata for a handler; `errors` lists the failures beyond the generic ones,
+    `headers` the request headers it reads (name: description)."""
+    return docs(
+        tags=tags,
+        summary=summary,
+        description=description,
+        errors=list(errors),
+        request_headers=headers or {},
+    )
 
 
 def record_id(request: web.Request) -> int:

@@ -112,6 +112,7 @@ async def delete_deploy_hook(request: web.Request) -> web.Response:
     "GitHub push event names a commit, not an uploaded version, so point GitHub at a CI job "
     "that uploads the zip and then calls this hook.",
     errors=[Unauthorized, NotFound, Conflict],
+    headers={deploy_hooks.SIGNATURE_HEADER: "`sha256=` and the hex HMAC-SHA256 of the raw body."},
 )
 @body_verified_by(check_signature)
 @request_schema(HookDeploySchema)

@@ -128,6 +128,10 @@ def _operation(handler: Any, path_keys: list[str], role: Role | None) -> dict[st
         {"in": "path", "name": key, "required": True, "schema": _path_schema(key)}
         for key in path_keys
     ]
+    parameters += [
+        {"in": "header", "name": name, "description": text, "schema": {"type": "string"}}
+        for name, text in meta.get("request_headers", {}).items()
+    ]
     errors: list[type[APIError]] = [APIError]
     if not is_public:
         errors.append(Unauthorized)
