@@ -36,11 +36,12 @@ class Migration(migrations.Migration):
         ops.CreateModel(
             name='DeployHook',
             fields=[
-                ('app', fields.OneToOneField('models.App', source_field='app_id', primary_key=True, db_index=True, db_constraint=True, to_field='id', related_name='deploy_hook', on_delete=OnDelete.CASCADE)),
+                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('app', fields.OneToOneField('models.App', source_field='app_id', db_constraint=True, to_field='id', related_name='deploy_hook', on_delete=OnDelete.CASCADE)),
                 ('secret', fields.CharField(max_length=128)),
                 ('created', fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'deploy_hooks', 'app': 'models', 'pk_attr': 'app_id', 'table_description': "An app's incoming deploy hook: the HMAC key its callers sign request bodies with."},
+            options={'table': 'deploy_hooks', 'app': 'models', 'pk_attr': 'id', 'table_description': "An app's incoming deploy hook: the HMAC key its callers sign request bodies with."},
             bases=['Model'],
         ),
         ops.AddField(

@@ -40,9 +40,8 @@ class DeployHook(Model):
     Kept apart from `App` so that nothing that reads apps (API, inventories) ever holds it.
     """
 
-    app = fields.OneToOneField(
-        "models.App", related_name="deploy_hook", on_delete=fields.CASCADE, primary_key=True
-    )
+    id = fields.IntField(primary_key=True)
+    app = fields.OneToOneField("models.App", related_name="deploy_hook", on_delete=fields.CASCADE)
     secret = fields.CharField(max_length=128)
     created = fields.DatetimeField(auto_now_add=True)
 
