@@ -36,7 +36,8 @@ OPENAPI_VERSION = "3.0.3"
 DESCRIPTION = """\
 Provision and deploy to Linux servers by running real Ansible playbooks.
 
-**Authentication.** Every endpoint except `/health` needs `Authorization: Bearer <token>`.
+**Authentication.** Every endpoint except `/health` needs `Authorization: Bearer <token>`;
+the deploy hook (`POST /apps/{id}/deploy-hook`) is signed with the app's hook secret instead.
 Tokens are created with `pb-deployer token create --name NAME --role ROLE` or `POST /tokens`.
 
 **Roles.** A token is a `viewer` (reads everything, WebSocket included), a `deployer` (also

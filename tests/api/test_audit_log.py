@@ -1,10 +1,13 @@
 """The audit log through the real HTTP API: what is recorded, what never is, who may read it."""
 
+import re
 import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from service.api.access import RULES
+from service.api.audit_log import AUDITED_METHODS, action_name
 from service.domain import tokens
 from service.models import Role
 from tests.conftest import Api
@@ -32,6 +35,21 @@ async def records(api: Api, **filters) -> list[dict]:
 
 async def last_record(api: Api) -> dict:
     return (await records(api))[0]
+
+
+def test_every_state_changing_route_has_an_action_name_of_its_own():
+    names = {key: action_name(*key) for key in RULES if key[0] in AUDITED_METHODS}
+
+    assert len(set(names.values())) == len(names), names
+    assert all(re.fullmatch(r"[a-z_]+\.[a-z_]+", name) for name in names.values())
+    assert names[("POST", "/servers")] == "server.create"
+    assert names[("PATCH", "/servers/{id}")] == "server.update"
+    assert names[("DELETE", "/versions/{id}")] == "version.delete"
+    assert names[("POST", "/apps/{id}/deploy")] == "app.deploy"
+    assert names[("PUT", "/apps/{id}/servers")] == "app.set_servers"
+    assert names[("POST", "/tasks/{id}/cancel")] == "task.cancel"
+    assert names[("POST", "/servers/{id}/security/lockdown")] == "server.security_lockdown"
+    assert names[("POST", "/services/{server_id}/{service_name}")] == "service.control"
 
 
 async def test_a_create_is_recorded_with_its_token_route_target_and_fields(api):
