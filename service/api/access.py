@@ -20,7 +20,7 @@ from service.api.common import API_PREFIX
 from service.domain.tokens import Principal
 from service.errors import Forbidden, NotFound, ValidationFailed
 from service.keys import BODY, PRINCIPAL
-from service.models import App, Deployment, Role, Server, Task, Version
+from service.models import App, AuditRecord, Deployment, Role, Server, Task, Version
 
 V, D, A = Role.VIEWER, Role.DEPLOYER, Role.ADMIN
 M = TypeVar("M", bound=Model)
@@ -227,6 +227,11 @@ def visible(request: web.Request, queryset: QuerySet[M]) -> QuerySet[M]:
         return queryset.filter(id__in=apps)
     if model is Task:
         return queryset.filter(Q(app_id__in=apps) | Q(app_id=None, server_id__in=servers))
+    if model is AuditRecord:  # only what was done to its own servers and apps
+        return queryset.filter(
+            Q(target_kind="server", target_id__in=servers)
+            | Q(target_kind="app", target_id__in=apps)
+        )
     return queryset.filter(app_id__in=apps)
 
 

@@ -15,7 +15,7 @@ from aiohttp.typedefs import Handler
 from aiohttp_apispec import querystring_schema, response_schema
 from marshmallow import Schema, fields, validate
 
-from service.api.access import route_path
+from service.api.access import route_path, visible
 from service.api.common import API_PREFIX, filter_by, operation, paginate, query
 from service.api.schemas import Integer, PageQuerySchema, page_schema, sort_field
 from service.keys import BODY, PRINCIPAL, REQUEST_ID
@@ -194,14 +194,21 @@ AuditRecordPageSchema = page_schema(AuditRecordSchema)
     summary="Who did what: the audit log, page by page",
     description="Every POST, PUT, PATCH and DELETE under /api/v1 (whatever its outcome, 401 "
     "included) and every WebSocket login (101, or 401). Records cannot be changed or deleted "
-    "through the API; `PBD_AUDIT_LOG_RETENTION_DAYS` says how long they are kept.",
+    "through the API; `PBD_AUDIT_LOG_RETENTION_DAYS` says how long they are kept. A scoped "
+    "token sees only the records whose target is one of its servers or apps.",
 )
 @querystring_schema(AuditLogQuerySchema)
 @response_schema(AuditRecordPageSchema, 200, description="One page of records.")
 async def list_audit_log(request: web.Request) -> web.Response:
     params = query(request)
     found = filter_by(
-        AuditRecord.all(), params, "token_id", "target_kind", "target_id", "action", "status"
+        visible(request, AuditRecord.all()),
+        params,
+        "token_id",
+        "target_kind",
+        "target_id",
+        "action",
+        "status",
     )
     if "since" in params:
         found = found.filter(at__gte=params["since"])

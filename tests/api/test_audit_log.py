@@ -243,3 +243,16 @@ async def test_tasks_and_deployments_name_who_asked_for_them(api, fake, server):
     assert (queued["task"]["created_by"], queued["task"]["actor"]) == (deployer_id, "ci")
     listed = (await api.get("/api/v1/tasks")).body["items"][0]
     assert (listed["created_by"], listed["actor"]) == (deployer_id, "ci")  # revoked: still named
+
+
+async def test_a_scoped_admin_sees_only_what_was_done_to_its_servers_and_apps(api, server):
+    other = (await api.post("/api/v1/servers", json={"name": "web-2", "host": "10.0.0.9"})).body
+    await api.patch(f"/api/v1/servers/{server['id']}", json={"port": 2222})
+    await api.patch(f"/api/v1/servers/{other['id']}", json={"port": 2222})
+    issued = await tokens.issue_token("ops-web-1", Role.ADMIN, servers=[server["id"]], apps=[])
+    scoped = Api(api.client, issued.secret)
+
+    seen = {(r["target_kind"], r["target_id"]) for r in await records(scoped)}
+
+    assert seen == {("server", server["id"])}
+    assert len(await records(api)) == 4
