@@ -16,11 +16,12 @@ from service.ansible.sshkeys import ensure_service_key
 from service.api.openapi import build_openapi, openapi_yaml
 from service.api.v1 import create_v1_app
 from service.app import create_app
-from service.config import ConfigError, Settings
+from service.config import ENV_PREFIX, ConfigError, Settings
 from service.domain import tokens
 from service.errors import APIError, NotFound
 from service.logs import AccessLogger, configure_logging
 from service.models import Server
+from service.retention import RULES, RetentionJob
 from service.storage.db import database
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -117,6 +118,23 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _with_database(settings, done, create=True)
+
+
+def purge(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the retention rules now (as the service does on its schedule); say what went."""
+
+    async def work() -> int:
+        deleted = await RetentionJob(settings).run_once(dry_run=args.dry_run)
+        verb = "would delete" if args.dry_run else "deleted"
+        for table in dict.fromkeys(table for rule in RULES for table in rule.tables):
+            print(f"{table}: {verb} {deleted.get(table, 0)}")
+        for rule in RULES:
+            days = getattr(settings, rule.setting)
+            state = f"older than {days} days" if days else "off"
+            print(f"  rule {rule.table} ({ENV_PREFIX}{rule.setting.upper()}): {state}")
+        return 0
+
+    return _with_database(settings, work)
 
 
 def token_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -256,6 +274,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "migrate", parents=[db], help="create or upgrade the database schema"
     ).set_defaults(func=migrate)
+
+    purge_cmd = commands.add_parser(
+        "purge",
+        parents=[db],
+        help="delete old task events and finished tasks now (the retention settings)",
+    )
+    purge_cmd.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted, delete nothing"
+    )
+    purge_cmd.set_defaults(func=purge)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="token_command", required=True

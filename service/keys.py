@@ -7,6 +7,7 @@ from aiohttp import ChainMapProxy, web
 from tortoise.context import TortoiseContext
 
 from service.config import Settings
+from service.retention import Clock, RetentionJob
 from service.tasks.engine import TaskEngine
 from service.ws.hub import Hub
 
@@ -24,3 +25,6 @@ BODY = web.RequestKey("body", dict)
 OPENAPI = web.AppKey("openapi", dict)
 HUB = web.AppKey("hub", Hub)
 ENGINE = web.AppKey("engine", TaskEngine)
+RETENTION = web.AppKey("retention", RetentionJob)
+CLOCK = web.AppKey("clock", Clock)
+"""The clock of the background components; a test sets one it can move before the start."""
