@@ -131,6 +131,9 @@ def purge(args: argparse.Namespace, settings: Settings) -> int:
         for rule in RULES:
             days = getattr(settings, rule.setting)
             state = f"older than {days} days" if days else "off"
+            keep = rule.keep_newest
+            if days and keep and getattr(settings, keep.setting):
+                state += f", the newest {getattr(settings, keep.setting)} per {keep.group} kept"
             print(f"  rule {rule.table} ({ENV_PREFIX}{rule.setting.upper()}): {state}")
         return 0
 
