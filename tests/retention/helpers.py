@@ -22,7 +22,7 @@ def event_data(counter: int, host: str = "web-1") -> dict[str, Any]:
         "task_action": "ansible.builtin.command",
         "role": "audit",
         "duration": 0.42,
-        "stdout": f"ok: [{host}] => {{\"changed\": false, \"stdout\": \"check {counter} passed\"}}",
+        "stdout": f'ok: [{host}] => {{"changed": false, "stdout": "check {counter} passed"}}',
         "result": {"rc": 0, "changed": False, "stdout": f"check {counter} passed " * 8},
         "changed": False,
     }
