@@ -42,7 +42,7 @@ class RetentionJob:
         started = time.perf_counter()
         deleted = await Purge(self.settings, self.clock.now(), dry_run=dry_run).run()
         log.info(
-            "retention %s in %.1f s: %s",
+            "retention %s in %.2f s: %s",
             "dry run" if dry_run else "purge",
             time.perf_counter() - started,
             ", ".join(f"{count} {table}" for table, count in deleted.items()) or "nothing due",
