@@ -16,7 +16,7 @@ from service.ansible.sshkeys import ensure_service_key
 from service.api.openapi import build_openapi, openapi_yaml
 from service.api.v1 import create_v1_app
 from service.app import create_app
-from service.config import ENV_PREFIX, ConfigError, Settings
+from service.config import ConfigError, Settings
 from service.domain import tokens
 from service.errors import APIError, NotFound
 from service.logs import AccessLogger, configure_logging
@@ -129,12 +129,7 @@ def purge(args: argparse.Namespace, settings: Settings) -> int:
         for table in dict.fromkeys(table for rule in RULES for table in rule.tables):
             print(f"{table}: {verb} {deleted.get(table, 0)}")
         for rule in RULES:
-            days = getattr(settings, rule.setting)
-            state = f"older than {days} days" if days else "off"
-            keep = rule.keep_newest
-            if days and keep and getattr(settings, keep.setting):
-                state += f", the newest {getattr(settings, keep.setting)} per {keep.group} kept"
-            print(f"  rule {rule.table} ({ENV_PREFIX}{rule.setting.upper()}): {state}")
+            print(f"  rule {rule.describe(settings)}")
         return 0
 
     return _with_database(settings, work)

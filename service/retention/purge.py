@@ -7,7 +7,6 @@ one connection they share) during a purge of millions of rows.
 """
 
 import asyncio
-import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
@@ -17,8 +16,6 @@ from tortoise.queryset import QuerySet
 
 from service.config import Settings
 from service.retention.rules import RULES, RetentionRule
-
-log = logging.getLogger(__name__)
 
 
 class Purge:
@@ -57,6 +54,8 @@ class Purge:
         for scope in await self._scopes(rule, selected):
             async for rows in self._pages(scope, "id", rule.owner):
                 ids = [row_id for row_id, owner in rows if owner not in in_use]
+                if not ids:
+                    continue
                 for child, foreign_key in rule.children:
                     children = child.filter(**{f"{foreign_key}__in": ids})
                     async for child_rows in self._pages(children, "id"):

@@ -13,6 +13,7 @@ from typing import Any
 from tortoise.functions import Max
 from tortoise.models import Model
 
+from service.config import ENV_PREFIX, Settings
 from service.models import Deployment, Task, TaskEvent, TaskKind, TaskStatus
 from service.models.tasks import FINISHED_STATUSES
 
@@ -50,6 +51,16 @@ class RetentionRule:
     @property
     def table(self) -> str:
         return self.model._meta.db_table
+
+    def describe(self, settings: Settings) -> str:
+        """What the rule deletes under these settings, in words, for operators."""
+        days = getattr(settings, self.setting)
+        name = f"{ENV_PREFIX}{self.setting.upper()}"
+        if not days:
+            return f"{self.table}: kept for ever ({name}=0)"
+        kept = getattr(settings, self.keep_newest.setting) if self.keep_newest else 0
+        newest = f", except the newest {kept} per {self.keep_newest.group}" if kept else ""
+        return f"{self.table}: deleted after {days} days ({name}){newest}"
 
     @property
     def tables(self) -> tuple[str, ...]:

@@ -39,7 +39,10 @@ def test_purge_says_what_it_would_delete_then_deletes_it(settings):
 
     dry = purge(settings.data_dir, "--dry-run")
     assert "task_events: would delete 15\ntasks: would delete 2\n" in dry
-    assert "rule tasks (PBD_TASK_RETENTION_DAYS): older than 90 days, the newest 1" in dry
+    assert (
+        "rule tasks: deleted after 90 days (PBD_TASK_RETENTION_DAYS), except the newest 1 per "
+        "server_id\n" in dry
+    )
     assert asyncio.run(counts(settings.database_url)) == (4, 20)
 
     done = purge(settings.data_dir)
