@@ -7,6 +7,7 @@ from aiohttp import ChainMapProxy, web
 from tortoise.context import TortoiseContext
 
 from service.config import Settings
+from service.domain.tokens import Principal
 from service.retention import Clock, RetentionJob
 from service.tasks.engine import TaskEngine
 from service.ws.hub import Hub
@@ -19,7 +20,7 @@ HEALTH_CHECKS = web.AppKey("health_checks", dict[str, HealthCheck])
 ANSIBLE_VERSION = web.AppKey("ansible_version", str)
 
 REQUEST_ID = web.RequestKey("request_id", str)
-TOKEN_ID = web.RequestKey("token_id", int)
+PRINCIPAL = web.RequestKey("principal", Principal)
 QUERY = web.RequestKey("query", dict)
 BODY = web.RequestKey("body", dict)
 OPENAPI = web.AppKey("openapi", dict)

@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_task_kind_reconcile')]
+    dependencies = [('models', '0007_token_roles')]
 
     initial = False
 

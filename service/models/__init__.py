@@ -9,7 +9,7 @@ from service.models.deployments import (
 )
 from service.models.servers import Server
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
-from service.models.tokens import ApiToken
+from service.models.tokens import ApiToken, Role
 from service.models.versions import Version
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "Deployment",
     "DeploymentKind",
     "DeploymentStatus",
+    "Role",
     "Server",
     "Task",
     "TaskEvent",
