@@ -70,3 +70,31 @@ async def test_the_api_answers_during_a_big_purge(api, settings):
     assert await running == {"task_events": 4000, "tasks": 200}
     during = [batch for batch in answered_at if 0 < batch < purge.batches]
     assert len(during) >= 3, answered_at
+
+
+async def test_a_failed_purge_is_logged_and_the_next_one_runs(
+    aiohttp_client, settings, monkeypatch, caplog
+):
+    failures = [RuntimeError("database went away")]
+    real_run = Purge.run
+
+    async def flaky_run(self: Purge) -> dict[str, int]:
+        if failures:
+            raise failures.pop()
+        return await real_run(self)
+
+    monkeypatch.setattr(Purge, "run", flaky_run)
+    clock = MovableClock()
+    await start_service(aiohttp_client, replace(settings, retention_interval=600), clock)
+    web1 = await Server.create(name="web-1", host="10.0.0.5")
+    for _ in range(4):
+        await make_task(web1, age_days=100)
+    assert await clock.next_sleep() == FIRST_RUN_DELAY
+
+    clock.advance(FIRST_RUN_DELAY)
+    assert await clock.next_sleep() == 600
+    assert "retention purge failed" in caplog.text and "database went away" in caplog.text
+    assert await Task.all().count() == 4
+    clock.advance(600)
+    assert await clock.next_sleep() == 600
+    assert await Task.all().count() == 3
