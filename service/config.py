@@ -26,6 +26,8 @@ MINIMUMS = {
     "retention_interval": 0,
 }
 """The least value of settings that a smaller one would turn into nonsense."""
+MAXIMUMS = {"retention_batch": 10_000}
+"""A batch's ids are one statement's parameters, which SQLite limits (32,766)."""
 
 
 class ConfigError(Exception):
@@ -86,7 +88,14 @@ class Settings:
     def __post_init__(self) -> None:
         for name, least in MINIMUMS.items():
             if getattr(self, name) < least:
-                raise ConfigError(f"{name} must be at least {least}, not {getattr(self, name)}")
+                raise ConfigError(
+                    f"{_names(name)} must be at least {least}, not {getattr(self, name)}"
+                )
+        for name, most in MAXIMUMS.items():
+            if getattr(self, name) > most:
+                raise ConfigError(
+                    f"{_names(name)} must be at most {most}, not {getattr(self, name)}"
+                )
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
         if not self.database_url:
             sqlite_path = self.data_dir / "pb-deployer.sqlite3"
@@ -184,6 +193,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
             # Relative to the file, not to whichever directory a command runs in.
             values[name] = path.parent / value
     return values
+
+
+def _names(name: str) -> str:
+    """A setting as the file and the environment call it."""
+    return f"{name} ({ENV_PREFIX}{name.upper()})"
 
 
 def _coerce(name: str, kind: object, raw: str) -> object:
