@@ -58,8 +58,9 @@ class RetentionRule:
         name = f"{ENV_PREFIX}{self.setting.upper()}"
         if not days:
             return f"{self.table}: kept for ever ({name}=0)"
-        kept = getattr(settings, self.keep_newest.setting) if self.keep_newest else 0
-        newest = f", except the newest {kept} per {self.keep_newest.group}" if kept else ""
+        keep = self.keep_newest
+        kept = getattr(settings, keep.setting) if keep else 0
+        newest = f", except the newest {kept} per {keep.group}" if keep and kept else ""
         return f"{self.table}: deleted after {days} days ({name}){newest}"
 
     @property
