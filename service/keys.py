@@ -6,9 +6,10 @@ from typing import Any
 from aiohttp import ChainMapProxy, web
 from tortoise.context import TortoiseContext
 
+from service.clock import Clock
 from service.config import Settings
 from service.domain.tokens import Principal
-from service.retention import Clock, RetentionJob
+from service.retention import RetentionJob
 from service.tasks.engine import TaskEngine
 from service.ws.hub import Hub
 
@@ -28,4 +29,4 @@ HUB = web.AppKey("hub", Hub)
 ENGINE = web.AppKey("engine", TaskEngine)
 RETENTION = web.AppKey("retention", RetentionJob)
 CLOCK = web.AppKey("clock", Clock)
-"""The clock of the background components; a test sets one it can move before the start."""
+"""The clock of the background components (service/clock.py); tests set one they move."""

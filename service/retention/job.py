@@ -3,12 +3,10 @@
 Time comes from an injected clock, so tests move it instead of sleeping.
 """
 
-import asyncio
 import logging
 import time
-from datetime import UTC, datetime
-from typing import Protocol
 
+from service.clock import Clock, SystemClock
 from service.config import Settings
 from service.retention.purge import Purge
 
@@ -16,20 +14,6 @@ log = logging.getLogger(__name__)
 
 FIRST_RUN_DELAY = 60.0
 """Seconds after start before the first purge: start-up (recovery, first requests) first."""
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...
-
-    async def sleep(self, seconds: float) -> None: ...
-
-
-class SystemClock:
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 class RetentionJob:
