@@ -2,6 +2,7 @@
 
 import re
 import sqlite3
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -9,7 +10,8 @@ import pytest
 from service.api.access import RULES
 from service.api.audit_log import AUDITED_METHODS, action_name
 from service.domain import tokens
-from service.models import Role
+from service.models import AuditRecord, Role
+from service.retention import Purge
 from tests.conftest import Api
 from tests.unit.helpers import FakeAnsible, install_fake_ansible, wait_for_task
 
@@ -256,3 +258,16 @@ async def test_a_scoped_admin_sees_only_what_was_done_to_its_servers_and_apps(ap
 
     assert seen == {("server", server["id"])}
     assert len(await records(api)) == 4
+
+
+async def test_records_older_than_the_retention_setting_are_purged(api, settings):
+    for i in range(3):
+        await api.post("/api/v1/servers", json={"name": f"web-{i}", "host": f"10.0.2.{i}"})
+    oldest, middle, newest = [r["id"] for r in await records(api, sort="id")]
+    now = datetime.now(UTC)
+    await AuditRecord.filter(id=oldest).update(at=now - timedelta(days=400))
+    await AuditRecord.filter(id=middle).update(at=now - timedelta(days=300))
+
+    assert await Purge(settings, now).run() == {"audit_log": 1}
+    assert [r["id"] for r in await records(api, sort="id")] == [middle, newest]
+    assert await Purge(replace(settings, audit_log_retention_days=0), now).run() == {}
