@@ -4,6 +4,8 @@ from aiohttp import web
 
 from service.api import (
     apps,
+    audit_log,
+    deploy_hooks,
     deployments,
     health,
     operations,
@@ -25,11 +27,13 @@ RESOURCES = (
     apps,
     versions,
     deployments,
+    deploy_hooks,
     tasks,
     operations,
     services,
     webhooks,
     tokens,
+    audit_log,
     handler,
 )
 

@@ -34,6 +34,18 @@ def expiry(lifetime: str | None, now: datetime | None = None) -> datetime | None
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who asked for a task or deployment (its `created_by` and `actor`): a token, or a
+    component of the service with a token id of None."""
+
+    token_id: int | None
+    name: str
+
+
+DEPLOY_HOOK = Actor(token_id=None, name="deploy-hook")
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who is calling: the token's id, name and role, and what it may see.
 
@@ -57,6 +69,10 @@ class Principal:
             apps=frozenset(token.scope_apps or ()) if scoped else None,
             servers=frozenset(token.scope_servers or ()) if scoped else None,
         )
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(token_id=self.token_id, name=self.name)
 
     @property
     def scoped(self) -> bool:
@@ -111,6 +127,19 @@ async def issue_token(
         expires_at=expires_at,
     )
     return IssuedToken(token=token, secret=secret)
+
+
+async def named_ids(model: type[App] | type[Server], given: Collection[str]) -> list[int]:
+    """Ids for names or ids as an operator types them (`web`, `7`); an unknown one is an error."""
+    ids = []
+    for item in given:
+        record = await model.get_or_none(
+            **({"id": int(item)} if item.isdigit() else {"name": item})
+        )
+        if record is None:
+            raise NotFound(f"There is no {model.__name__.lower()} {item!r}.")
+        ids.append(record.id)
+    return ids
 
 
 async def ensure_admin_token() -> IssuedToken | None:

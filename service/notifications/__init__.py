@@ -8,16 +8,16 @@ each event as a delivery row per matching webhook (`Outbox`), and POSTs the rows
 import asyncio
 from contextlib import suppress
 
+from service.clock import Clock, SystemClock
 from service.config import Settings
-from service.notifications.clock import Clock
 from service.notifications.delivery import Dispatcher
 from service.notifications.listener import Report, WebhookListener
 from service.notifications.outbox import Outbox
 
 
 class Notifications:
-    def __init__(self, settings: Settings) -> None:
-        self.clock = Clock()
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.clock = clock or SystemClock()
         queue: asyncio.Queue[Report | None] = asyncio.Queue()
         self.listener = WebhookListener(queue, self.clock)
         self.dispatcher = Dispatcher(settings, self.clock)

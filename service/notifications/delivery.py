@@ -18,9 +18,9 @@ from typing import Any
 import aiohttp
 from tortoise.queryset import QuerySet
 
+from service.clock import Clock
 from service.config import Settings
 from service.models import DeliveryStatus, WebhookDelivery
-from service.notifications.clock import Clock
 from service.notifications.payloads import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -71,13 +71,19 @@ class Dispatcher:
                     except Exception:
                         log.exception("could not read the webhook deliveries")
                         pause = IDLE_POLL
-                    # Not wait_for: on 3.11 a wake racing the shutdown's cancel can get
-                    # that cancel lost, and the shutdown waits for ever.
-                    with suppress(TimeoutError):
-                        async with asyncio.timeout(pause):
-                            await self._wakeup.wait()
+                    await self._pause(pause)
             finally:
                 await self._stop_attempts()
+
+    async def _pause(self, seconds: float) -> None:
+        """Until a wake, or until `seconds` have passed on the clock (tests move it)."""
+        woken = asyncio.ensure_future(self._wakeup.wait())
+        slept = asyncio.ensure_future(self.clock.sleep(seconds))
+        try:
+            await asyncio.wait({woken, slept}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            woken.cancel()
+            slept.cancel()
 
     async def _start_due(self) -> None:
         free = self.settings.webhook_concurrency - len(self.in_flight)
@@ -114,7 +120,8 @@ class Dispatcher:
         self.in_flight[delivery.id] = attempt
 
         def done(_: asyncio.Task[None]) -> None:
-            self.in_flight.pop(delivery.id, None)
+            if self.in_flight.get(delivery.id) is attempt:  # not a retry started meanwhile
+                del self.in_flight[delivery.id]
             self.per_webhook[delivery.webhook_id] -= 1
             if self.per_webhook[delivery.webhook_id] <= 0:
                 del self.per_webhook[delivery.webhook_id]

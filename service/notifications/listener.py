@@ -11,9 +11,9 @@ from datetime import datetime
 from typing import Any
 
 from service.api.schemas import TaskSchema
+from service.clock import Clock
 from service.models import Server, Task, TaskKind
 from service.models.tasks import FINISHED_STATUSES
-from service.notifications.clock import Clock
 from service.notifications.payloads import Occurrence
 
 TASK = TaskSchema()

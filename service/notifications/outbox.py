@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from service.api.schemas import DeploymentSchema, ServerSchema
+from service.clock import Clock
 from service.models import (
     Deployment,
     Server,
@@ -15,7 +16,6 @@ from service.models import (
     WebhookDelivery,
     WebhookEvent,
 )
-from service.notifications.clock import Clock
 from service.notifications.listener import Report, TaskFinished
 from service.notifications.payloads import Occurrence, render
 

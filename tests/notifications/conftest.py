@@ -6,14 +6,18 @@ import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 
+from service.app import create_app
 from service.config import Settings
+from service.keys import CLOCK
 from service.notifications.payloads import signature
+from tests.retention.helpers import MovableClock
 from tests.unit.conftest import (
     DATABASE_FILE,
     migrated_database,  # noqa: F401 (a fixture)
@@ -99,6 +103,23 @@ def settings(tmp_path, migrated_database) -> Settings:  # noqa: F811
     data_dir.mkdir()
     shutil.copyfile(migrated_database, data_dir / DATABASE_FILE)
     return Settings(data_dir=data_dir, webhook_backoff=60, webhook_timeout=5, retry_backoff=0)
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    """The webhooks' time: it stands still until a test moves it (backoffs end at once)."""
+    return MovableClock(datetime.now(UTC))
+
+
+@pytest.fixture
+async def client(aiohttp_client, settings, clock) -> TestClient:
+    return await start_app(aiohttp_client, settings, clock)
+
+
+async def start_app(aiohttp_client, settings: Settings, clock: MovableClock) -> TestClient:
+    app = create_app(settings)
+    app[CLOCK] = clock
+    return await aiohttp_client(app)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from datetime import datetime
 
 import pytest
 
-from service.app import create_app
 from service.keys import NOTIFICATIONS
 from service.logs import configure_logging
 from service.notifications.delivery import PER_WEBHOOK
@@ -18,6 +17,7 @@ from tests.notifications.conftest import (
     SECRET,
     add_webhook,
     deliveries,
+    start_app,
     wait_for_deliveries,
 )
 from tests.unit.helpers import create_server, start_task, wait_for_task
@@ -32,14 +32,15 @@ async def finish_a_task(api, server_id: int) -> dict:
     return await wait_for_task(api, task["id"])
 
 
-def move_clock(client, seconds: float) -> None:
-    notifications = client.app[NOTIFICATIONS]
-    notifications.clock.advance(seconds)
-    notifications.dispatcher.wake()
+def move_clock(client, clock, seconds: float) -> None:
+    """Advance the clock and have the worker look again (it may have been about to sleep
+    on the clock as it stood)."""
+    clock.advance(seconds)
+    client.app[NOTIFICATIONS].dispatcher.wake()
 
 
 async def test_failed_attempts_are_retried_with_exponential_backoff(
-    api, fake, receiver, client, caplog
+    api, fake, receiver, client, clock, caplog
 ):
     caplog.set_level(logging.DEBUG)
     configure_logging("DEBUG")  # as `serve --log-level DEBUG` does
@@ -54,17 +55,17 @@ async def test_failed_attempts_are_retried_with_exponential_backoff(
     (first,) = await wait_for_deliveries(api, hook["id"], attempted(1))
     assert (first["status"], first["response_code"]) == ("pending", 500)
     assert first["error"] == "The endpoint answered HTTP 500."
-    assert 60 <= gap(first["next_attempt_at"], first["history"][0]["at"]) < 61
-    move_clock(client, 60)
+    assert gap(first["next_attempt_at"], first["history"][0]["at"]) == 60
+    move_clock(client, clock, 60)
     (second,) = await wait_for_deliveries(api, hook["id"], attempted(2))
     assert (second["status"], second["response_code"]) == ("pending", 503)
-    assert 120 <= gap(second["next_attempt_at"], second["history"][1]["at"]) < 121
-    move_clock(client, 120)
+    assert gap(second["next_attempt_at"], second["history"][1]["at"]) == 120
+    move_clock(client, clock, 120)
     (done,) = await wait_for_deliveries(api, hook["id"], attempted(3))
     assert (done["status"], done["response_code"], done["error"]) == ("delivered", 200, None)
     assert [entry["response_code"] for entry in done["history"]] == [500, 503, 200]
-    assert gap(done["history"][1]["at"], done["history"][0]["at"]) >= 60
-    assert gap(done["history"][2]["at"], done["history"][1]["at"]) >= 120
+    assert gap(done["history"][1]["at"], done["history"][0]["at"]) == 60
+    assert gap(done["history"][2]["at"], done["history"][1]["at"]) == 120
     received = await receiver.wait_for(3)
     assert len({r.headers["X-PBD-Delivery"] for r in received}) == 1
     assert len({r.headers["X-PBD-Signature-256"] for r in received}) == 3  # fresh timestamps
@@ -83,7 +84,7 @@ def settings(settings):
     return replace(settings, webhook_max_attempts=3)
 
 
-async def test_a_delivery_fails_for_good_after_max_attempts(api, fake, client):
+async def test_a_delivery_fails_for_good_after_max_attempts(api, fake, client, clock):
     server = await create_server(api)
     hook = await add_webhook(api, f"http://127.0.0.1:{closed_port()}/", ["task.finished"])
     await finish_a_task(api, server["id"])
@@ -94,7 +95,7 @@ async def test_a_delivery_fails_for_good_after_max_attempts(api, fake, client):
         assert found[0]["status"] == "pending"
         assert found[0]["response_code"] is None
         assert "Cannot connect" in found[0]["error"]
-        move_clock(client, 60 * 2 ** (attempt - 1))
+        move_clock(client, clock, 60 * 2 ** (attempt - 1))
     (failed,) = await wait_for_deliveries(
         api, hook["id"], lambda found: found and found[0]["status"] != "pending"
     )
@@ -166,15 +167,15 @@ async def test_a_hanging_endpoint_holds_up_neither_other_webhooks_nor_the_engine
     assert looks == 1
 
 
-async def second_app(aiohttp_client, settings, api) -> Api:
+async def second_app(aiohttp_client, settings, clock, api) -> Api:
     """A new service on the same database, as after a restart."""
-    restarted = Api(await aiohttp_client(create_app(settings)), "")
+    restarted = Api(await start_app(aiohttp_client, settings, clock), "")
     restarted.headers = api.headers
     return restarted
 
 
 async def test_a_delivery_cut_off_by_shutdown_is_sent_after_the_restart(
-    api, fake, receiver, client, aiohttp_client, settings
+    api, fake, receiver, client, aiohttp_client, settings, clock
 ):
     receiver.gate = asyncio.Event()  # the first request hangs until the service has stopped
     server = await create_server(api)
@@ -183,7 +184,7 @@ async def test_a_delivery_cut_off_by_shutdown_is_sent_after_the_restart(
     await receiver.wait_entered(1)
     await client.close()
 
-    restarted = await second_app(aiohttp_client, settings, api)
+    restarted = await second_app(aiohttp_client, settings, clock, api)
     receiver.gate.set()
     (done,) = await wait_for_deliveries(
         restarted, hook["id"], lambda found: found and found[0]["status"] == "delivered"
@@ -195,7 +196,7 @@ async def test_a_delivery_cut_off_by_shutdown_is_sent_after_the_restart(
 
 
 async def test_a_task_interrupted_by_shutdown_is_reported_after_the_restart(
-    api, fake, receiver, client, aiohttp_client, settings
+    api, fake, receiver, client, aiohttp_client, settings, clock
 ):
     server = await create_server(api)
     hook = await add_webhook(api, receiver.url, ["task.finished"])
@@ -203,7 +204,7 @@ async def test_a_task_interrupted_by_shutdown_is_reported_after_the_restart(
     task = await start_task(api, f"/api/v1/servers/{server['id']}/test-connection")
     await wait_for_task(api, task["id"], statuses={"running"})
     await client.close()  # the engine marks the run interrupted on its way out
-    restarted = await second_app(aiohttp_client, settings, api)
+    restarted = await second_app(aiohttp_client, settings, clock, api)
     (received,) = await receiver.wait_for(1)
     assert received.body["data"]["task"]["id"] == task["id"]
     assert received.body["data"]["task"]["status"] == "interrupted"
