@@ -33,8 +33,7 @@ async def finish_a_task(api, server_id: int) -> dict:
 
 
 def move_clock(client, clock, seconds: float) -> None:
-    """Advance the clock and have the worker look again (it may have been about to sleep
-    on the clock as it stood)."""
+    """Advance the clock and have the worker look again (it waits in real time)."""
     clock.advance(seconds)
     client.app[NOTIFICATIONS].dispatcher.wake()
 
