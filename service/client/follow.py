@@ -44,9 +44,9 @@ def host_line(host: str, counts: dict[str, int]) -> str:
 
 
 class Display(Protocol):
-    def status(self, task: dict[str, Any]) -> None: ...
-    def event(self, event: dict[str, Any]) -> None: ...
-    def progress(self, progress: dict[str, Any]) -> None: ...
+    def on_status(self, task: dict[str, Any]) -> None: ...
+    def on_event(self, event: dict[str, Any]) -> None: ...
+    def on_progress(self, progress: dict[str, Any]) -> None: ...
     def pause(self) -> None: ...
     def resume(self) -> None: ...
     def finish(self, task: dict[str, Any]) -> None: ...
@@ -60,18 +60,21 @@ class Run:
         self.progress: dict[str, Any] = {}
         self.failures: list[str] = []
 
-    def status(self, task: dict[str, Any]) -> None:
+    def on_status(self, task: dict[str, Any]) -> None:
         self.task = task
         self.progress = task.get("progress") or self.progress
 
-    def event(self, event: dict[str, Any]) -> None:
+    def on_event(self, event: dict[str, Any]) -> None:
         if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
             result = event.get("result") or {}
             message = result.get("msg") or result.get("stderr") or event.get("stdout") or ""
             self.failures.append(f"{event.get('host')} · {event.get('task')}: {message}".strip())
 
+    def on_progress(self, progress: dict[str, Any]) -> None:
+        self.progress = progress
+
     def summary(self, task: dict[str, Any]) -> list[str]:
-        self.status(task)
+        self.on_status(task)
         hosts = self.progress.get("hosts") or {}
         lines = [host_line(host, counts) for host, counts in sorted(hosts.items())]
         lines += [f"FAILED {failure}" for failure in self.failures]
@@ -87,21 +90,18 @@ class PlainDisplay(Run):
     def _line(self, text: str) -> None:
         print(f"{datetime.now().astimezone():%H:%M:%S} {text}", flush=True)
 
-    def status(self, task: dict[str, Any]) -> None:
+    def on_status(self, task: dict[str, Any]) -> None:
         if task.get("status") != self.task.get("status"):
             self._line(f"task {task['id']} ({task['kind']}) {task['status']}")
-        super().status(task)
+        super().on_status(task)
 
-    def event(self, event: dict[str, Any]) -> None:
-        super().event(event)
+    def on_event(self, event: dict[str, Any]) -> None:
+        super().on_event(event)
         kind = event.get("event", "")
         if kind.startswith("runner_on_") and kind != "runner_on_start":
             outcome = kind.removeprefix("runner_on_")
             outcome = "changed" if outcome == "ok" and event.get("changed") else outcome
             self._line(f"{event.get('host')}  {outcome}: {event.get('task')}")
-
-    def progress(self, progress: dict[str, Any]) -> None:
-        self.progress = progress
 
     def pause(self) -> None:
         pass
@@ -140,9 +140,6 @@ class LiveDisplay(Run):
             table.add_row(host, bar, *(str(counts.get(name, 0)) for name in COUNTERS))
         return Group(header, table)
 
-    def progress(self, progress: dict[str, Any]) -> None:
-        self.progress = progress
-
     def pause(self) -> None:
         self.live.stop()
 
@@ -150,7 +147,7 @@ class LiveDisplay(Run):
         self.live.start()
 
     def finish(self, task: dict[str, Any]) -> None:
-        self.status(task)
+        self.on_status(task)
         self.live.stop()
         out = console()
         for line in self.summary(task)[len(self.progress.get("hosts") or {}) :]:
@@ -178,14 +175,14 @@ async def _stream(api: Client, task_id: int, display: Display) -> None:
                     message = frame.json()
                     kind = message.get("type")
                     if kind == "task.status" and message["task"]["id"] == task_id:
-                        display.status(message["task"])
+                        display.on_status(message["task"])
                         final = message["task"]["status"] in FINAL_STATUSES
                     elif kind == "task.event" and message.get("task_id") == task_id:
                         if message["seq"] > last_seq:
                             last_seq = message["seq"]
-                            display.event(message["event"])
+                            display.on_event(message["event"])
                     elif kind == "task.progress" and message.get("task_id") == task_id:
-                        display.progress(message["progress"])
+                        display.on_progress(message["progress"])
                     elif kind == "replayed":
                         replaying = False
                     elif kind == "error":
