@@ -4,6 +4,7 @@ a real service process over HTTP and WebSocket."""
 import io
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
 from tests.service_process import PROJECT_DIR, service_in_thread
@@ -73,16 +75,42 @@ def service_env() -> dict[str, str]:
     return {"PBD_UNREACHABLE_ATTEMPTS": "1", "PBD_WORKERS": "2"}
 
 
+@dataclass
+class Service:
+    url: str
+    admin_token: str
+    data_dir: Path
+
+
 @pytest.fixture(scope="module")
-def service(tmp_path_factory, service_env) -> Iterator[tuple[str, str, list[str]]]:
-    """One service per test module: its URL, admin token and output lines."""
+def service(tmp_path_factory, service_env) -> Iterator[Service]:
+    """One service process per test module."""
     data_dir = tmp_path_factory.mktemp("service")
-    with service_in_thread(data_dir, extra_env=service_env) as (process, output):
+    with service_in_thread(data_dir, extra_env=service_env) as (process, _):
         assert process.token, process.output
-        yield process.base_url, process.token, output
+        yield Service(process.base_url, process.token, data_dir)
 
 
 @pytest.fixture
 def cli(service, tmp_path) -> Cli:
-    url, token, _ = service
-    return Cli(url, token, tmp_path)
+    return Cli(service.url, service.admin_token, tmp_path)
+
+
+ANSI_RE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
+
+
+def in_terminal(cli: Cli, *args: str, timeout: float = 900) -> tuple[int, str]:
+    """Run the command in a pseudo-terminal of 80x24: (exit code, what it drew, without
+    its escape codes)."""
+    child = pexpect.spawn(
+        sys.executable, ["-m", "service", *args], env=cli.env(), dimensions=(24, 80),
+        encoding="utf-8", timeout=timeout,
+    )  # fmt: skip
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus, ANSI_RE.sub("", child.before.replace("\r", ""))
+
+
+def host_line(host: str, *, failed: int = 0, unreachable: int = 0) -> re.Pattern[str]:
+    """The live view's line of one host: name, progress bar, ok, changed, failed, unreachable."""
+    return re.compile(rf"^{re.escape(host)}\s+━+\s+\d+\s+\d+\s+{failed}\s+{unreachable}\s*$", re.M)

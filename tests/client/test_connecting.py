@@ -37,7 +37,7 @@ def test_usage_errors_exit_3(cli):
 
 
 def test_login_checks_the_token_and_saves_a_private_profile(cli, service):
-    url, token, _ = service
+    url, token = service.url, service.admin_token
     bad = cli("login", url, input="pbd_wrong\n", PBD_URL="", PBD_TOKEN="")
     assert bad.returncode == 1 and "401" in bad.stderr
     profiles = cli.home / ".config" / "pb-deployer" / "profiles.toml"
@@ -59,6 +59,19 @@ def test_login_checks_the_token_and_saves_a_private_profile(cli, service):
     gone = cli("servers", "list", "--profile", "staging", PBD_URL="", PBD_TOKEN="")
     assert gone.returncode == 3
     assert cli("logout", "--profile", "staging").returncode == 3
+
+
+def test_a_refused_operation_names_the_role_it_needs(cli, service):
+    created = cli(
+        "token", "create", "--name", "watcher", "--role", "viewer",
+        "--data-dir", str(service.data_dir),
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    viewer = created.stdout.strip().splitlines()[-1]
+    assert cli("servers", "list", "--token", viewer).returncode == 0
+    refused = cli("servers", "add", "x", "--host", "10.0.0.9", "--token", viewer)
+    assert refused.returncode == 1
+    assert "(403 forbidden)" in refused.stderr and "request id: " in refused.stderr
 
 
 def test_help_lists_server_side_and_client_commands_apart(cli):

@@ -5,7 +5,7 @@ import hashlib
 
 import yaml
 
-from tests.client.conftest import app_zip, closed_port
+from tests.client.conftest import app_zip, closed_port, host_line, in_terminal
 
 
 def test_servers_add_list_show_edit_rm(cli):
@@ -123,3 +123,13 @@ def test_following_a_connection_test_that_fails(cli):
     assert any("probe-host  ok=0  changed=0  failed=0  unreachable=1" in line for line in lines)
     assert any("FAILED probe-host · " in line for line in lines)
     assert "(connection_test) failed in 0:00:" in lines[-1]
+
+
+def test_the_live_view_in_a_terminal(cli):
+    _app(cli, "live")
+    code, screen = in_terminal(cli, "servers", "test", "live-host", "--follow")
+    assert code == 1, screen
+    assert host_line("live-host", unreachable=1).search(screen), screen
+    assert "FAILED live-host · " in screen
+    assert "task 1 " not in screen or "(connection_test) failed in " in screen
+    assert screen.rstrip().splitlines()[-1].endswith("failed in 0:00:00")
