@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+import shtab
 from aiohttp import web
 
 from service import __version__, systemd_unit
@@ -271,6 +272,24 @@ class CommandParser(argparse.ArgumentParser):
         self.exit(self.usage_exit_code, f"{self.prog}: error: {message}\n")
 
 
+COMPLETION_HELP = "print a bash or zsh completion script"
+
+
+def completion(args: argparse.Namespace, settings: Settings) -> int:
+    """Shell completion generated from this very parser, so it never falls behind."""
+    print(shtab.complete(_parser(), args.shell))
+    return 0
+
+
+class _GroupedHelp(argparse.RawDescriptionHelpFormatter):
+    """Leaves the listing of commands to the epilog, which shows server-side and client
+    commands apart (the subparsers stay visible to shell completion)."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        if not isinstance(action, argparse._SubParsersAction):
+            super().add_argument(action)
+
+
 def _command_list(title: str, entries: Sequence[tuple[str, str]]) -> str:
     return "\n".join([f"{title}:", *(f"  {name:<16}{help}" for name, help in entries)])
 
@@ -278,10 +297,9 @@ def _command_list(title: str, entries: Sequence[tuple[str, str]]) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = CommandParser(
         prog="pb-deployer",
-        usage="%(prog)s [-h] [--version] COMMAND ...",
         description="Provision servers and deploy apps with real Ansible playbooks: run the "
         "service, or drive a running one.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_GroupedHelp,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     db = argparse.ArgumentParser(add_help=False)
@@ -305,7 +323,6 @@ def _parser() -> argparse.ArgumentParser:
         dest="command",
         required=True,
         metavar="COMMAND",
-        help=argparse.SUPPRESS,
         prog="pb-deployer",
     )
 
@@ -391,14 +408,18 @@ def _parser() -> argparse.ArgumentParser:
     unit.set_defaults(func=install_service)
     server_side = [(action.dest, action.help or "") for action in commands._get_subactions()]
 
-    client.register(commands)
+    client_side = client.register(commands)
+    shells = commands.add_parser("completion", help=COMPLETION_HELP)
+    shells.add_argument("shell", choices=["bash", "zsh"])
+    shells.set_defaults(func=completion)
+    client_side.append(("completion", COMPLETION_HELP))
     parser.epilog = "\n\n".join(
         [
             _command_list("server-side commands (on the service's machine)", server_side),
             _command_list(
                 "client commands (talk to a running service: --url/--token, "
                 "PBD_URL/PBD_TOKEN or `login`)",
-                client.HELP,
+                client_side,
             ),
             "`pb-deployer COMMAND --help` tells more.",
         ]

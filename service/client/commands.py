@@ -9,8 +9,10 @@ Exit codes: 0 done, 1 failed (or the service refused), 2 cancelled/interrupted/t
 import argparse
 import asyncio
 import getpass
+import signal
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +33,6 @@ from service.client.upload import push
 
 Handler = Callable[[Client, argparse.Namespace], Awaitable[int]]
 USAGE_EXIT = 3
-
-HELP: list[tuple[str, str]] = []
-"""(name, help) of every client command, for the grouped `pb-deployer --help`."""
 
 SERVER_COLUMNS = [
     field("ID"),
@@ -438,15 +437,36 @@ async def services_action(api: Client, args: argparse.Namespace) -> int:
     return await _started(api, args, accepted)
 
 
+def _log_key(entry: dict[str, Any]) -> tuple[object, ...]:
+    return entry.get("time"), entry.get("pid"), entry.get("message")
+
+
 async def services_logs(api: Client, args: argparse.Namespace) -> int:
+    """The unit's journal; with `-f`, read it again every `--interval` seconds and print the
+    lines not shown yet (the service answers each read from the host: there is no stream)."""
     server = await resolve.server_id(api, args.server)
-    body = await api.get(f"/services/{server}/{args.unit}/logs", lines=args.lines, since=args.since)
+    path = f"/services/{server}/{args.unit}/logs"
+    body = await api.get(path, lines=args.lines, since=args.since)
     if args.output != "table":
         emit(body, args.output)
         return 0
-    for entry in body["logs"].get("entries", []):
-        print(f"{entry.get('time', '')} {entry.get('message', '')}")
-    return 0
+    seen: set[tuple[object, ...]] = set()
+    stop = asyncio.Event()
+    if args.follow:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGINT, stop.set)
+    while True:
+        for entry in body["logs"].get("entries", []):
+            if _log_key(entry) not in seen:
+                seen.add(_log_key(entry))
+                print(f"{entry.get('time', '')} {entry.get('message', '')}", flush=True)
+        if not args.follow:
+            return 0
+        with suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), args.interval)
+        if stop.is_set():
+            return 0
+        overlap = f"-{max(int(args.interval * 4), 30)}s"
+        body = await api.get(path, lines=1000, since=overlap)
 
 
 # The parser
@@ -474,15 +494,35 @@ def _following() -> argparse.ArgumentParser:
     return options
 
 
-class _Group:
-    """Adds the leaves of one noun (`servers list`, ...) with the shared options."""
+class _Commands:
+    """Adds client commands to the CLI's subparsers, each with the shared options, and keeps
+    their names and help for the grouped `pb-deployer --help`."""
 
-    def __init__(
-        self, commands: Any, name: str, help: str, common: argparse.ArgumentParser
-    ) -> None:
-        HELP.append((name, help))
-        parser = commands.add_parser(name, help=help, usage_exit_code=USAGE_EXIT)
-        self.verbs = parser.add_subparsers(dest=f"{name}_command", required=True, metavar="VERB")
+    def __init__(self, subparsers: Any) -> None:
+        self.subparsers = subparsers
+        self.common = _common()
+        self.listing: list[tuple[str, str]] = []
+
+    def command(
+        self, name: str, help: str, *parents: argparse.ArgumentParser
+    ) -> argparse.ArgumentParser:
+        self.listing.append((name, help))
+        return self.subparsers.add_parser(
+            name, help=help, parents=list(parents), usage_exit_code=USAGE_EXIT
+        )
+
+    def group(self, name: str, help: str) -> "_Group":
+        verbs = self.command(name, help).add_subparsers(
+            dest=f"{name}_command", required=True, metavar="VERB"
+        )
+        return _Group(verbs, self.common)
+
+
+class _Group:
+    """The verbs of one noun (`servers list`, ...)."""
+
+    def __init__(self, verbs: Any, common: argparse.ArgumentParser) -> None:
+        self.verbs = verbs
         self.common = common
 
     def add(
@@ -513,24 +553,21 @@ def _app_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
     parser.add_argument("--domain", help="domain nginx serves it on")
 
 
-def register(commands: Any) -> None:
-    """Add the client commands to the `pb-deployer` subparsers."""
-    common, following = _common(), _following()
-
+def register(commands: Any) -> list[tuple[str, str]]:
+    """Add the client commands to the `pb-deployer` subparsers; (name, help) of each, for
+    the grouped `pb-deployer --help`."""
+    client, following = _Commands(commands), _following()
     for name, handler, help in (
         ("login", login, "save a profile: the service URL and a token (asked, not echoed)"),
         ("logout", logout, "forget a saved profile"),
     ):
-        HELP.append((name, help))
-        parser = commands.add_parser(name, help=help, usage_exit_code=USAGE_EXIT)
+        parser = client.command(name, help)
         if handler is login:
             parser.add_argument("url", help="the service, e.g. http://127.0.0.1:8080")
         parser.add_argument("--profile", default=DEFAULT_PROFILE, help="profile name")
         parser.set_defaults(client=handler)
 
-    servers = _Group(
-        commands, "servers", "servers: list, add, test, set up, lock down, audit", common
-    )
+    servers = client.group("servers", "servers: list, add, test, set up, lock down, audit")
     servers.add("list", servers_list, "list servers")
     servers.add("show", servers_show, "one server").add_argument("server", help="name or id")
     add = servers.add("add", servers_add, "register a server")
@@ -556,7 +593,7 @@ def register(commands: Any) -> None:
     audit.add_argument("server", help="name or id")
     audit.add_argument("--last", action="store_true", help="show the last audit, run none")
 
-    apps = _Group(commands, "apps", "apps: list, add, edit, remove, their servers", common)
+    apps = client.group("apps", "apps: list, add, edit, remove, their servers")
     apps.add("list", apps_list, "list apps")
     apps.add("show", apps_show, "one app").add_argument("app", help="name or id")
     add = apps.add("add", apps_add, "register an app")
@@ -573,7 +610,7 @@ def register(commands: Any) -> None:
     app_servers.add_argument("app", help="name or id")
     app_servers.add_argument("--set", metavar="A,B,C", help="replace the list (names or ids)")
 
-    versions = _Group(commands, "versions", "versions: list, push a zip or directory", common)
+    versions = client.group("versions", "versions: list, push a zip or directory")
     versions.add("list", versions_list, "an app's versions").add_argument("app")
     push_cmd = versions.add("push", versions_push, "upload a zip (or a directory, zipped)")
     push_cmd.add_argument("app", help="name or id")
@@ -581,27 +618,21 @@ def register(commands: Any) -> None:
     push_cmd.add_argument("path", help="a .zip file or a directory")
     push_cmd.add_argument("--notes", default="")
 
-    HELP.append(("deploy", "deploy a version of an app"))
-    deploy_cmd = commands.add_parser(
-        "deploy", help="deploy a version of an app", parents=[common, following],
-        usage_exit_code=USAGE_EXIT,
-    )  # fmt: skip
+    deploy_cmd = client.command("deploy", "deploy a version of an app", client.common, following)
     deploy_cmd.add_argument("app", help="name or id")
     deploy_cmd.add_argument("version", help="version number or id")
     deploy_cmd.add_argument("--strategy", choices=["rolling", "blue-green"], default="rolling")
     deploy_cmd.add_argument("--batch-size", type=int, help="hosts per rolling batch")
     deploy_cmd.set_defaults(client=deploy)
 
-    HELP.append(("rollback", "go back to the previous (or a given) version"))
-    rollback_cmd = commands.add_parser(
-        "rollback", help="go back to the previous (or a given) version",
-        parents=[common, following], usage_exit_code=USAGE_EXIT,
-    )  # fmt: skip
+    rollback_cmd = client.command(
+        "rollback", "go back to the previous (or a given) version", client.common, following
+    )
     rollback_cmd.add_argument("app", help="name or id")
     rollback_cmd.add_argument("--to", metavar="VERSION", help="version number or id")
     rollback_cmd.set_defaults(client=rollback)
 
-    deployments = _Group(commands, "deployments", "deployments: history, status, stats", common)
+    deployments = client.group("deployments", "deployments: history, status, stats")
     listing = deployments.add("list", deployments_list, "recent deployments")
     listing.add_argument("--app", help="name or id")
     listing.add_argument("--status")
@@ -609,7 +640,7 @@ def register(commands: Any) -> None:
     deployments.add("show", deployments_show, "a deployment's status").add_argument("id", type=int)
     deployments.add("stats", deployments_stats, "counts and durations").add_argument("--app")
 
-    tasks = _Group(commands, "tasks", "tasks: list, show, watch, cancel, retry", common)
+    tasks = client.group("tasks", "tasks: list, show, watch, cancel, retry")
     listing = tasks.add("list", tasks_list, "recent tasks, newest first")
     listing.add_argument("--status")
     listing.add_argument("--kind")
@@ -625,9 +656,7 @@ def register(commands: Any) -> None:
     retry.add_argument("id", type=int)
     retry.add_argument("--failed-hosts-only", action="store_true")
 
-    services = _Group(
-        commands, "services", "systemd units on a server: state, control, logs", common
-    )
+    services = client.group("services", "systemd units on a server: state, control, logs")
     services.add("list", services_list, "the app units of a server").add_argument("server")
     status = services.add("status", services_status, "a unit's state now")
     status.add_argument("server", help="name or id")
@@ -641,4 +670,9 @@ def register(commands: Any) -> None:
     logs.add_argument("server", help="name or id")
     logs.add_argument("unit")
     logs.add_argument("--lines", type=int, default=50)
-    logs.add_argument("--since", help="e.g. -1h or 2026-12-01T10:00:00Z")
+    logs.add_argument("--since", help="today, yesterday, -1h or YYYY-MM-DD[ HH:MM[:SS]]")
+    logs.add_argument(
+        "--follow", "-f", action="store_true", help="keep reading new lines until Ctrl-C"
+    )
+    logs.add_argument("--interval", type=float, default=5, help="seconds between reads (-f)")
+    return client.listing

@@ -1,6 +1,7 @@
 """Where the URL and token come from, how failures read, and the exit codes."""
 
 import stat
+import subprocess
 
 from tests.client.conftest import closed_port
 
@@ -81,3 +82,27 @@ def test_help_lists_server_side_and_client_commands_apart(cli):
         assert f"\n  {command} " in server_side
     for command in ("login", "servers", "apps", "versions", "deploy", "rollback", "tasks"):
         assert f"\n  {command} " in client
+
+
+def test_bash_completion_completes_commands_verbs_and_options(cli, tmp_path):
+    script = tmp_path / "pb-deployer.bash"
+    script.write_text(cli("completion", "bash").stdout)
+    probe = (
+        f"source {script}\n"
+        'complete_words() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _shtab_pb_deployer; '
+        'echo "${COMPREPLY[*]}"; }\n'
+        "complete_words pb-deployer dep\n"
+        "complete_words pb-deployer servers lo\n"
+        "complete_words pb-deployer deploy shop 1.0.0 --str\n"
+    )
+    lines = subprocess.run(
+        ["bash", "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert lines == ["deploy deployments", "lockdown", "--strategy"]
+
+
+def test_zsh_completion_names_every_client_command(cli):
+    script = cli("completion", "zsh").stdout
+    assert script.startswith("#compdef pb-deployer")
+    for command in ("servers", "deploy", "rollback", "tasks", "versions", "serve"):
+        assert command in script
