@@ -133,3 +133,15 @@ def test_the_live_view_in_a_terminal(cli):
     assert "FAILED live-host · " in screen
     assert "task 1 " not in screen or "(connection_test) failed in " in screen
     assert screen.rstrip().splitlines()[-1].endswith("failed in 0:00:00")
+
+
+def test_services_on_an_unreachable_host(cli):
+    _app(cli, "mail")
+    listed = cli.json("services", "list", "mail-host")
+    assert [entry["service_name"] for entry in listed["items"]] == ["mail.service"]
+    status = cli("services", "status", "mail-host", "fail2ban")
+    assert status.returncode == 1 and "(503 service_unavailable)" in status.stderr
+    logs = cli("services", "logs", "mail-host", "fail2ban", "--lines", "5", "-f")
+    assert logs.returncode == 1 and "request id: " in logs.stderr
+    restart = cli("services", "restart", "mail-host", "fail2ban", "--follow")
+    assert restart.returncode == 1 and "(service) failed in " in restart.stdout
