@@ -113,4 +113,5 @@ def in_terminal(cli: Cli, *args: str, timeout: float = 900) -> tuple[int, str]:
 
 def host_line(host: str, *, failed: int = 0, unreachable: int = 0) -> re.Pattern[str]:
     """The live view's line of one host: name, progress bar, ok, changed, failed, unreachable."""
-    return re.compile(rf"^{re.escape(host)}\s+━+\s+\d+\s+\d+\s+{failed}\s+{unreachable}\s*$", re.M)
+    counts = rf"\s+\d+\s+\d+\s+{failed}\s+{unreachable}\s*$"
+    return re.compile(rf"^{re.escape(host)}\s+[━╸╺]+{counts}", re.M)

@@ -29,6 +29,10 @@ def test_push_deploy_and_roll_back_from_the_terminal(target_hosts, app_host, tmp
         )  # fmt: skip
         setup = cli("servers", "setup", "app-host", "--follow")
         assert setup.returncode == 0, setup.stdout + setup.stderr
+        audit = cli("servers", "audit", "app-host", "--follow")
+        assert audit.returncode == 0, audit.stdout + audit.stderr
+        assert "RESULT" in audit.stdout and "SSH-7408" in audit.stdout
+        assert "score " in audit.stdout.splitlines()[-1]
         cli.json(
             "apps", "add", "shop", "--server", "app-host", "--path", "/srv/apps/shop",
             "--service", "shop",
