@@ -123,12 +123,14 @@ class LiveDisplay(Run):
         self.live.start()
 
     def _render(self) -> Group:
+        """The header names the task running now; once the run is over, every bar is full."""
         task, progress = self.task, self.progress
+        final = task.get("status") in FINAL_STATUSES
         header = Text.assemble(
             (f"task {task.get('id', '?')} {task.get('kind', '')} ", "bold"),
-            (str(task.get("status", "connecting")), "cyan"),
+            (str(task.get("status", "connecting")), "red" if final and exit_code(task) else "cyan"),
             f"  {_elapsed(task) if task else ''}  ",
-            (progress.get("current_task") or "", "italic"),
+            ("" if final else progress.get("current_task") or "", "italic"),
         )
         table = Table(box=None, pad_edge=False)
         for column in ("host", "", *COUNTERS):
@@ -136,7 +138,9 @@ class LiveDisplay(Run):
         total = progress.get("total_tasks") or max(progress.get("tasks_started") or 1, 1)
         for host, counts in sorted((progress.get("hosts") or {}).items()):
             done = sum(counts.get(name, 0) for name in ("ok", "failed", "skipped", "unreachable"))
-            bar = ProgressBar(total=max(total, done), completed=done, width=20)
+            bar = ProgressBar(
+                total=max(total, done), completed=max(total, done) if final else done, width=20
+            )
             table.add_row(host, bar, *(str(counts.get(name, 0)) for name in COUNTERS))
         return Group(header, table)
 
