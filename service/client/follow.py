@@ -78,7 +78,7 @@ class Run:
         hosts = self.progress.get("hosts") or {}
         lines = [host_line(host, counts) for host, counts in sorted(hosts.items())]
         lines += [f"FAILED {failure}" for failure in self.failures]
-        if task.get("error"):
+        if task.get("error") and not self.failures:  # a failure's message says it already
             lines.append(f"error: {task['error']}")
         lines.append(f"task {task['id']} ({task['kind']}) {task['status']} in {_elapsed(task)}")
         return lines

@@ -55,7 +55,7 @@ def emit(data: Any, fmt: str, columns: Sequence[Column] | None = None) -> None:
     elif fmt == "yaml":
         print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), end="")
     elif isinstance(data, list):
-        table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for column in columns or ():
             table.add_column(column.header, overflow="fold")
         for record in data:
