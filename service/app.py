@@ -1,17 +1,21 @@
 """The application factory: the only place where the pieces are wired together."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import suppress
 
 from aiohttp import web
 
 from service.ansible import toolchain
 from service.api import docs
+from service.api.audit_log import audit_middleware
 from service.api.errors import error_middleware, request_id_middleware
 from service.api.health import install_health_checks
 from service.api.openapi import API_PREFIX, build_openapi
 from service.api.v1 import create_v1_app
 from service.config import Settings
-from service.keys import DATABASE, ENGINE, HUB, OPENAPI, SETTINGS
+from service.keys import CLOCK, DATABASE, ENGINE, HUB, OPENAPI, RETENTION, SETTINGS
+from service.retention import RetentionJob
 from service.storage.db import database
 from service.storage.uploads import remove_partial_files
 from service.tasks.engine import TaskEngine
@@ -40,6 +44,20 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     await engine.stop()
 
 
+async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The retention job, on its schedule unless `retention_interval` is 0."""
+    job = RetentionJob(app[SETTINGS], app.get(CLOCK))
+    app[RETENTION] = job
+    schedule = None
+    if app[SETTINGS].retention_interval:
+        schedule = asyncio.create_task(job.run_forever(), name="retention")
+    yield
+    if schedule is not None:
+        schedule.cancel()
+        with suppress(asyncio.CancelledError):
+            await schedule
+
+
 async def clean_partial_uploads(app: web.Application) -> None:
     """Uploads cut off by a crash (kill -9) left `.part` files that nothing will finish."""
     remove_partial_files(app[SETTINGS].uploads_dir)
@@ -52,7 +70,8 @@ async def close_websockets(app: web.Application) -> None:
 def create_app(settings: Settings) -> web.Application:
     toolchain.ensure_on_path()
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware],
+        # The audit middleware records the status the error middleware answered with.
+        middlewares=[request_id_middleware, audit_middleware, error_middleware],
         client_max_size=settings.max_json_body_bytes,
         handler_args={
             # aiohttp's keep-alive timer also bounds how long a client may take to send its
@@ -67,6 +86,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_startup.append(clean_partial_uploads)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(engine_ctx)
+    app.cleanup_ctx.append(retention_ctx)
     app.on_shutdown.append(close_websockets)
     install_health_checks(app)
     v1 = create_v1_app()

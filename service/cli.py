@@ -26,6 +26,7 @@ from service.domain import tokens
 from service.errors import APIError, NotFound
 from service.logs import AccessLogger, configure_logging
 from service.models import ApiToken, App, Role, Server
+from service.retention import RULES, RetentionJob
 from service.storage.db import database
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -122,6 +123,21 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     return _with_database(settings, done, create=True)
+
+
+def purge(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the retention rules now (as the service does on its schedule); say what went."""
+
+    async def work() -> int:
+        deleted = await RetentionJob(settings).run_once(dry_run=args.dry_run)
+        verb = "would delete" if args.dry_run else "deleted"
+        for table in dict.fromkeys(table for rule in RULES for table in rule.tables):
+            print(f"{table}: {verb} {deleted.get(table, 0)}")
+        for rule in RULES:
+            print(f"  rule {rule.describe(settings)}")
+        return 0
+
+    return _with_database(settings, work)
 
 
 def token_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -335,6 +351,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "migrate", parents=[db], help="create or upgrade the database schema"
     ).set_defaults(func=migrate)
+
+    purge_cmd = commands.add_parser(
+        "purge",
+        parents=[db],
+        help="delete old task events and finished tasks now (the retention settings)",
+    )
+    purge_cmd.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted, delete nothing"
+    )
+    purge_cmd.set_defaults(func=purge)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="token_command", required=True

@@ -4,6 +4,8 @@ from aiohttp import web
 
 from service.api import (
     apps,
+    audit_log,
+    deploy_hooks,
     deployments,
     health,
     operations,
@@ -24,10 +26,12 @@ RESOURCES = (
     apps,
     versions,
     deployments,
+    deploy_hooks,
     tasks,
     operations,
     services,
     tokens,
+    audit_log,
     handler,
 )
 

@@ -1,6 +1,7 @@
 """Tortoise ORM models: the service's whole persistent state."""
 
-from service.models.apps import App, AppStatus
+from service.models.apps import App, AppStatus, DeployHook
+from service.models.audit import AuditRecord
 from service.models.deployments import (
     Deployment,
     DeploymentKind,
@@ -16,6 +17,8 @@ __all__ = [
     "ApiToken",
     "App",
     "AppStatus",
+    "AuditRecord",
+    "DeployHook",
     "DeployStrategy",
     "Deployment",
     "DeploymentKind",
