@@ -22,6 +22,7 @@ MINIMUMS = {
     "event_retention_days": 0,
     "task_retention_days": 0,
     "audit_log_retention_days": 0,
+    "delivery_retention_days": 0,
     "keep_tasks_per_server": 0,
     "retention_batch": 1,
     "retention_interval": 0,
@@ -95,6 +96,8 @@ class Settings:
     retention_interval: int = switch_off_when_empty(3600)
     audit_log_retention_days: int = switch_off_when_empty(365)
     """Audit log records older than this many days are deleted; 0: kept for ever."""
+    delivery_retention_days: int = switch_off_when_empty(30)
+    """Delivered or failed webhook deliveries older than this are deleted; 0: kept for ever."""
 
     def __post_init__(self) -> None:
         for name, least in MINIMUMS.items():

@@ -2,8 +2,7 @@
 
 A rule names a model, the timestamp its age is read from and the setting holding the age in
 days; `where` narrows it (only finished tasks, say). Adding a table is one more entry in
-`RULES` and one more setting, e.g.
-`RetentionRule(WebhookDelivery, "created", "delivery_retention_days", {"status__in": DONE})`.
+`RULES` and one more setting, as the webhook deliveries' rule shows.
 """
 
 from collections.abc import Awaitable, Callable
@@ -14,7 +13,16 @@ from tortoise.functions import Max
 from tortoise.models import Model
 
 from service.config import ENV_PREFIX, Settings
-from service.models import AuditRecord, Deployment, Task, TaskEvent, TaskKind, TaskStatus
+from service.models import (
+    AuditRecord,
+    DeliveryStatus,
+    Deployment,
+    Task,
+    TaskEvent,
+    TaskKind,
+    TaskStatus,
+    WebhookDelivery,
+)
 from service.models.tasks import FINISHED_STATUSES
 
 SERVICE_CHECKS_READ = 500
@@ -131,6 +139,12 @@ RULES: tuple[RetentionRule, ...] = (
         children=((TaskEvent, "task_id"),),
     ),
     RetentionRule(AuditRecord, "at", "audit_log_retention_days"),
+    RetentionRule(
+        WebhookDelivery,
+        "finished_at",
+        "delivery_retention_days",
+        where={"status__in": [DeliveryStatus.DELIVERED, DeliveryStatus.FAILED]},
+    ),
 )
 """Applied in this order: old events of finished tasks, then old finished tasks, then old
-audit log records."""
+audit log records, then old webhook deliveries that are done (pending ones always stay)."""

@@ -1,8 +1,12 @@
 """Deliveries through a real local receiver: signed, per format, filtered, per event."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from service.keys import ENGINE
+from service.models import WebhookDelivery
+from service.retention import Purge
 from tests.notifications.conftest import add_webhook, deliveries, wait_for_deliveries
 from tests.unit.helpers import (
     Outcome,
@@ -168,3 +172,25 @@ async def test_deploys_report_finished_and_rolled_back(api, fake, receiver, app_
         ("deployment.rolled_back", "rollback"),
     ]
     assert len(await delivered(api, hook["id"], 6)) == 6
+
+
+async def test_old_finished_deliveries_are_purged_and_pending_ones_stay(
+    api, fake, receiver, settings
+):
+    server = await create_server(api)
+    hook = await add_webhook(api, receiver.url, ["task.finished"])
+    for _ in range(2):
+        await finished_task(api, server["id"])
+    old, recent = sorted(d["id"] for d in await delivered(api, hook["id"], count=2))
+    now = datetime.now(UTC)
+    await WebhookDelivery.filter(id=old).update(finished_at=now - timedelta(days=31))
+    stuck = await WebhookDelivery.create(
+        webhook_id=hook["id"],
+        event="task.finished",
+        body="{}",
+        next_attempt_at=now + timedelta(days=1),
+    )
+    await WebhookDelivery.filter(id=stuck.id).update(created=now - timedelta(days=400))
+
+    assert await Purge(settings, now).run() == {"webhook_deliveries": 1}
+    assert sorted(d["id"] for d in await deliveries(api, hook["id"])) == [recent, stuck.id]
