@@ -11,7 +11,9 @@ from service.api.health import install_health_checks
 from service.api.openapi import API_PREFIX, build_openapi
 from service.api.v1 import create_v1_app
 from service.config import Settings
-from service.keys import DATABASE, ENGINE, HUB, OPENAPI, SETTINGS
+from service.keys import CLOCK, DATABASE, ENGINE, HUB, OPENAPI, SCHEDULER, SETTINGS
+from service.scheduling.clock import Clock, SystemClock
+from service.scheduling.scheduler import AuditScheduler
 from service.storage.db import database
 from service.storage.uploads import remove_partial_files
 from service.tasks.engine import TaskEngine
@@ -40,6 +42,15 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     await engine.stop()
 
 
+async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Scheduled audits, queued through the engine by the app's clock."""
+    scheduler = AuditScheduler(app[ENGINE], app[CLOCK])
+    app[SCHEDULER] = scheduler
+    scheduler.start()
+    yield
+    await scheduler.stop()
+
+
 async def clean_partial_uploads(app: web.Application) -> None:
     """Uploads cut off by a crash (kill -9) left `.part` files that nothing will finish."""
     remove_partial_files(app[SETTINGS].uploads_dir)
@@ -49,7 +60,8 @@ async def close_websockets(app: web.Application) -> None:
     await app[HUB].close_all()
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """The service; `clock` drives the audit scheduler (tests pass one they can move)."""
     toolchain.ensure_on_path()
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware],
@@ -64,9 +76,11 @@ def create_app(settings: Settings) -> web.Application:
         },
     )
     app[SETTINGS] = settings
+    app[CLOCK] = clock or SystemClock()
     app.on_startup.append(clean_partial_uploads)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(engine_ctx)
+    app.cleanup_ctx.append(scheduler_ctx)
     app.on_shutdown.append(close_websockets)
     install_health_checks(app)
     v1 = create_v1_app()

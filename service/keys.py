@@ -7,6 +7,8 @@ from aiohttp import ChainMapProxy, web
 from tortoise.context import TortoiseContext
 
 from service.config import Settings
+from service.scheduling.clock import Clock
+from service.scheduling.scheduler import AuditScheduler
 from service.tasks.engine import TaskEngine
 from service.ws.hub import Hub
 
@@ -24,3 +26,5 @@ BODY = web.RequestKey("body", dict)
 OPENAPI = web.AppKey("openapi", dict)
 HUB = web.AppKey("hub", Hub)
 ENGINE = web.AppKey("engine", TaskEngine)
+CLOCK = web.AppKey("clock", Clock)
+SCHEDULER = web.AppKey("scheduler", AuditScheduler)

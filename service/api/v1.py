@@ -4,6 +4,7 @@ from aiohttp import web
 
 from service.api import (
     apps,
+    audits,
     deployments,
     health,
     operations,
@@ -16,7 +17,18 @@ from service.api.auth import auth_middleware
 from service.api.validation import validation_middleware
 from service.ws import handler
 
-RESOURCES = (health, servers, apps, versions, deployments, tasks, operations, services, handler)
+RESOURCES = (
+    health,
+    servers,
+    apps,
+    versions,
+    deployments,
+    tasks,
+    operations,
+    audits,
+    services,
+    handler,
+)
 
 
 def create_v1_app() -> web.Application:

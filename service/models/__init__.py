@@ -1,6 +1,7 @@
 """Tortoise ORM models: the service's whole persistent state."""
 
 from service.models.apps import App, AppStatus
+from service.models.audits import AuditReport, AuditSchedule, FiredOccurrence
 from service.models.deployments import (
     Deployment,
     DeploymentKind,
@@ -16,10 +17,13 @@ __all__ = [
     "ApiToken",
     "App",
     "AppStatus",
+    "AuditReport",
+    "AuditSchedule",
     "DeployStrategy",
     "Deployment",
     "DeploymentKind",
     "DeploymentStatus",
+    "FiredOccurrence",
     "Server",
     "Task",
     "TaskEvent",

@@ -1,0 +1,86 @@
+"""The audit scheduler: queues each server's scheduled audit once per cron occurrence.
+
+An occurrence is fired by inserting its (server, occurrence) row into
+`audit_fired_occurrences` before the task is queued; the unique key lets exactly one
+instance, or one life of the service, fire it. Occurrences missed while the service was
+down are not caught up one by one: the latest of them fires once.
+"""
+
+import asyncio
+import logging
+from contextlib import suppress
+from datetime import datetime
+
+from tortoise.exceptions import IntegrityError
+
+from service.models import AuditSchedule, FiredOccurrence, TaskKind
+from service.scheduling.clock import Clock
+from service.scheduling.cron import latest_occurrence, next_occurrence
+from service.tasks.engine import TaskEngine
+
+log = logging.getLogger(__name__)
+
+
+class AuditScheduler:
+    def __init__(self, engine: TaskEngine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+        self._wakeup = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._run(), name="audit-scheduler")
+
+    async def stop(self) -> None:
+        if self._loop is not None:
+            self._loop.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._loop
+            self._loop = None
+
+    def alive(self) -> bool:
+        return self._loop is not None and not self._loop.done()
+
+    def schedules_changed(self) -> None:
+        """Look at the schedules again now (one was set or removed through this instance)."""
+        self._wakeup.set()
+
+    async def _run(self) -> None:
+        while True:
+            self._wakeup.clear()
+            try:
+                due = await self.fire_due()
+            except Exception:
+                log.exception("the audit scheduler could not fire due audits")
+                due = None
+            await self.clock.sleep_until(due, self._wakeup)
+
+    async def fire_due(self) -> datetime | None:
+        """Fire every schedule's latest due occurrence; the time the next one falls due."""
+        now = self.clock.now()
+        upcoming: list[datetime] = []
+        for schedule in await AuditSchedule.all().select_related("server"):
+            latest = latest_occurrence(schedule.cron, now)
+            if latest > schedule.done_through:
+                await self._fire(schedule, latest)
+            upcoming.append(next_occurrence(schedule.cron, now))
+        return min(upcoming, default=None)
+
+    async def _fire(self, schedule: AuditSchedule, occurrence: datetime) -> None:
+        try:
+            fired = await FiredOccurrence.create(
+                server_id=schedule.server_id, occurrence=occurrence
+            )
+        except IntegrityError:
+            fired = None  # another instance, or this service before a restart, fired it
+        await AuditSchedule.filter(id=schedule.id, done_through__lt=occurrence).update(
+            done_through=occurrence
+        )
+        if fired is None:
+            return
+        task = await self.engine.submit(
+            TaskKind.AUDIT, schedule.server, {"scheduled_for": occurrence.isoformat()}
+        )
+        fired.task_id = task.id
+        await fired.save(update_fields=["task_id"])
+        log.info("queued scheduled audit task %s of server %s", task.id, schedule.server_id)
