@@ -3,6 +3,8 @@
 from datetime import datetime
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
+
 from service.domain.records import get_or_404
 from service.errors import NotFound
 from service.models import AuditReport, AuditSchedule, Server, Task
@@ -13,9 +15,14 @@ FINDING_FIELDS = ("id", "title", "severity", "passed")
 async def set_schedule(server_id: int, cron: str, now: datetime) -> AuditSchedule:
     """Create or replace a server's schedule; only occurrences after `now` will fire."""
     server = await get_or_404(Server, server_id)
-    schedule, _ = await AuditSchedule.update_or_create(
-        defaults={"cron": cron, "done_through": now}, server=server
-    )
+    schedule = await AuditSchedule.get_or_none(server_id=server.id)
+    if schedule is None:
+        try:
+            return await AuditSchedule.create(server=server, cron=cron, done_through=now)
+        except IntegrityError:  # a concurrent PUT created it first: this one replaces it
+            schedule = await AuditSchedule.get(server_id=server.id)
+    schedule.cron, schedule.done_through = cron, now
+    await schedule.save(update_fields=["cron", "done_through", "updated"])
     return schedule
 
 

@@ -62,7 +62,10 @@ class AuditScheduler:
         for schedule in await AuditSchedule.all().select_related("server"):
             latest = latest_occurrence(schedule.cron, now)
             if latest > schedule.done_through:
-                await self._fire(schedule, latest)
+                try:
+                    await self._fire(schedule, latest)
+                except Exception:  # e.g. its server deleted meanwhile: the others go on
+                    log.exception("could not fire the audit of server %s", schedule.server_id)
             upcoming.append(next_occurrence(schedule.cron, now))
         return min(upcoming, default=None)
 
