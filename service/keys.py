@@ -7,6 +7,7 @@ from aiohttp import ChainMapProxy, web
 from tortoise.context import TortoiseContext
 
 from service.config import Settings
+from service.domain.tokens import Principal
 from service.scheduling.clock import Clock
 from service.scheduling.scheduler import AuditScheduler
 from service.tasks.engine import TaskEngine
@@ -20,7 +21,7 @@ HEALTH_CHECKS = web.AppKey("health_checks", dict[str, HealthCheck])
 ANSIBLE_VERSION = web.AppKey("ansible_version", str)
 
 REQUEST_ID = web.RequestKey("request_id", str)
-TOKEN_ID = web.RequestKey("token_id", int)
+PRINCIPAL = web.RequestKey("principal", Principal)
 QUERY = web.RequestKey("query", dict)
 BODY = web.RequestKey("body", dict)
 OPENAPI = web.AppKey("openapi", dict)

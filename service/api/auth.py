@@ -8,7 +8,7 @@ from aiohttp.typedefs import Handler
 
 from service.domain import tokens
 from service.errors import Unauthorized
-from service.keys import TOKEN_ID
+from service.keys import PRINCIPAL
 
 PUBLIC_ATTRIBUTE = "__pbd_public__"
 F = TypeVar("F", bound=Callable[..., object])
@@ -35,8 +35,8 @@ def bearer_secret(request: web.Request) -> str:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.method == "OPTIONS" or is_public(request):
         return await handler(request)
-    token = await tokens.authenticate(bearer_secret(request))
-    if token is None:
+    who = await tokens.authenticate(bearer_secret(request))
+    if who is None:
         raise Unauthorized("The token is unknown or revoked.")
-    request[TOKEN_ID] = token.id
+    request[PRINCIPAL] = who
     return await handler(request)

@@ -44,10 +44,11 @@ def respond(schema: Schema, record: Any, status: int = 200) -> web.Response:
     return web.json_response(schema.dump(record), status=status)
 
 
-def created(schema: Schema, record: Any, collection: str) -> web.Response:
-    """201 with the record and a `Location` naming it, e.g. `/api/v1/servers/7`."""
+def created(schema: Schema, record: Any, collection: str, **extra: Any) -> web.Response:
+    """201 with the record (and `extra` fields) and a `Location` naming it, e.g.
+    `/api/v1/servers/7`."""
     return web.json_response(
-        schema.dump(record),
+        {**schema.dump(record), **extra},
         status=201,
         headers={"Location": f"{API_PREFIX}/{collection}/{record.id}"},
     )

@@ -15,18 +15,21 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from service import __version__
+from service.api.access import RULES, rule_key
 from service.api.auth import PUBLIC_ATTRIBUTE
 from service.api.common import API_PREFIX
 from service.api.errors import error_body
 from service.api.schemas import ErrorSchema
 from service.errors import (
     APIError,
+    Forbidden,
     InvalidJSON,
     PayloadTooLarge,
     Unauthorized,
     UnsupportedMediaType,
     ValidationFailed,
 )
+from service.models import Role
 
 OPENAPI_VERSION = "3.0.3"
 
@@ -34,7 +37,13 @@ DESCRIPTION = """\
 Provision and deploy to Linux servers by running real Ansible playbooks.
 
 **Authentication.** Every endpoint except `/health` needs `Authorization: Bearer <token>`.
-Tokens are created with `pb-deployer token create --name NAME`.
+Tokens are created with `pb-deployer token create --name NAME --role ROLE` or `POST /tokens`.
+
+**Roles.** A token is a `viewer` (reads everything, WebSocket included), a `deployer` (also
+runs operations, deploys, rollbacks and service actions, creates and uploads versions) or an
+`admin` (everything: servers, apps, deletes, tokens). Each operation states the least role it
+needs (`x-required-role`); a token below it gets 403 `forbidden`. A token limited to some apps
+and servers (its scope) gets 404 for everything else, as if it did not exist.
 
 **Errors.** Every failure has the same body:
 `{"error": {"code": "...", "message": "...", "details": {...}, "request_id": "..."}}`.
@@ -102,16 +111,19 @@ def _path_schema(key: str) -> dict[str, Any]:
     return {"type": "string", "maxLength": 255}
 
 
-def _operation(handler: Any, path_keys: list[str]) -> dict[str, Any]:
+def _operation(handler: Any, path_keys: list[str], role: Role) -> dict[str, Any]:
     meta = handler.__apispec__
     is_public = getattr(handler, PUBLIC_ATTRIBUTE, False)
     operation: dict[str, Any] = {
         "tags": meta.get("tags", []),
         "summary": meta.get("summary", ""),
         "operationId": handler.__name__,
+        "x-required-role": str(role),
     }
-    if meta.get("description"):
-        operation["description"] = meta["description"]
+    needs = f"**Role:** `{role}` or above."
+    operation["description"] = (
+        f"{meta['description']}\n\n{needs}" if meta.get("description") else needs
+    )
     parameters: list[dict[str, Any]] = [
         {"in": "path", "name": key, "required": True, "schema": _path_schema(key)}
         for key in path_keys
@@ -119,6 +131,8 @@ def _operation(handler: Any, path_keys: list[str]) -> dict[str, Any]:
     errors: list[type[APIError]] = [APIError]
     if not is_public:
         errors.append(Unauthorized)
+    if role != Role.VIEWER:
+        errors.append(Forbidden)
     for spec in meta.get("schemas", []):
         errors.append(ValidationFailed)
         if spec["location"] == "json":
@@ -170,7 +184,8 @@ def build_openapi(v1: web.Application) -> dict[str, Any]:
         info = route.resource.get_info() if route.resource else {}
         path = route.resource.canonical if route.resource else ""
         path_keys = list(info.get("pattern").groupindex) if "pattern" in info else []
-        paths.setdefault(path, {})[route.method.lower()] = _operation(handler, path_keys)
+        role = RULES[rule_key(route.method, path)]
+        paths.setdefault(path, {})[route.method.lower()] = _operation(handler, path_keys, role)
     for path in sorted(paths):
         spec.path(path=path, operations=paths[path])
     return spec.to_dict()

@@ -11,8 +11,10 @@ from service.api import (
     servers,
     services,
     tasks,
+    tokens,
     versions,
 )
+from service.api.access import access_middleware, body_scope_middleware, check_rules
 from service.api.auth import auth_middleware
 from service.api.validation import validation_middleware
 from service.ws import handler
@@ -27,12 +29,21 @@ RESOURCES = (
     operations,
     audits,
     services,
+    tokens,
     handler,
 )
 
 
 def create_v1_app() -> web.Application:
-    v1 = web.Application(middlewares=[auth_middleware, validation_middleware])
+    v1 = web.Application(
+        middlewares=[
+            auth_middleware,
+            access_middleware,
+            validation_middleware,
+            body_scope_middleware,
+        ]
+    )
     for resource in RESOURCES:
         resource.register(v1)
+    check_rules(v1)
     return v1

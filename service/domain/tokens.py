@@ -1,19 +1,72 @@
-"""API tokens: random bearer secrets, stored only as SHA-256 digests.
+"""API tokens: random bearer secrets, stored only as SHA-256 digests, each with a role and an
+optional scope.
 
 Tokens carry 256 bits of randomness, so a fast hash is enough (no password stretching);
 the visible prefix lets an operator tell tokens apart without the secret.
 """
 
 import hashlib
+import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from service.errors import NotFound
-from service.models import ApiToken
+from service.domain.records import require_reference
+from service.errors import NotFound, Unauthorized
+from service.models import ApiToken, App, Role, Server
 
 TOKEN_PREFIX = "pbd_"  # noqa: S105 -- a public marker, not a secret
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+DURATION_RE = re.compile(r"^([1-9][0-9]{0,3})([mhdw])$")
+UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def expiry(lifetime: str | None, now: datetime | None = None) -> datetime | None:
+    """`30d` → the moment 30 days from now; None → never."""
+    if lifetime is None:
+        return None
+    match = DURATION_RE.match(lifetime)
+    if match is None:
+        raise ValueError(f"not a lifetime such as 30d: {lifetime!r}")
+    amount, unit = match.groups()
+    return (now or datetime.now(UTC)) + timedelta(**{UNITS[unit]: int(amount)})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: the token's id, name and role, and what it may see.
+
+    `apps`/`servers` are None for an unscoped token; a scoped token sees exactly the apps and
+    servers it lists (either set may be empty), and everything else is as if it did not exist.
+    """
+
+    token_id: int
+    name: str
+    role: Role
+    apps: frozenset[int] | None = None
+    servers: frozenset[int] | None = None
+
+    @classmethod
+    def of(cls, token: ApiToken) -> "Principal":
+        scoped = token.scope_apps is not None or token.scope_servers is not None
+        return cls(
+            token_id=token.id,
+            name=token.name,
+            role=token.role,
+            apps=frozenset(token.scope_apps or ()) if scoped else None,
+            servers=frozenset(token.scope_servers or ()) if scoped else None,
+        )
+
+    @property
+    def scoped(self) -> bool:
+        return self.apps is not None
+
+    def sees_app(self, app_id: int | None) -> bool:
+        return self.apps is None or app_id in self.apps
+
+    def sees_server(self, server_id: int | None) -> bool:
+        return self.servers is None or server_id in self.servers
 
 
 @dataclass(frozen=True)
@@ -26,11 +79,36 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def issue_token(name: str) -> IssuedToken:
-    """Create a token; the returned secret is never retrievable again."""
+async def _existing_ids(
+    model: type[App] | type[Server], field: str, ids: Collection[int]
+) -> list[int]:
+    for record_id in ids:
+        await require_reference(model, field, record_id)
+    return sorted(set(ids))
+
+
+async def issue_token(
+    name: str,
+    role: Role = Role.ADMIN,
+    *,
+    apps: Collection[int] | None = None,
+    servers: Collection[int] | None = None,
+    expires_at: datetime | None = None,
+) -> IssuedToken:
+    """Create a token; the returned secret is never retrievable again.
+
+    Naming apps or servers makes a scoped token: it sees only those.
+    """
+    scoped = apps is not None or servers is not None
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = await ApiToken.create(
-        name=name, prefix=secret[: len(TOKEN_PREFIX) + 6], token_hash=hash_secret(secret)
+        name=name,
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+        token_hash=hash_secret(secret),
+        role=role,
+        scope_apps=await _existing_ids(App, "apps", apps or ()) if scoped else None,
+        scope_servers=await _existing_ids(Server, "servers", servers or ()) if scoped else None,
+        expires_at=expires_at,
     )
     return IssuedToken(token=token, secret=secret)
 
@@ -42,15 +120,18 @@ async def ensure_admin_token() -> IssuedToken | None:
     return await issue_token("admin")
 
 
-async def authenticate(secret: str) -> ApiToken | None:
-    """The live token matching `secret`, or None. Records use at most once a minute."""
+async def authenticate(secret: str) -> Principal | None:
+    """Who holds `secret`, or None for an unknown or revoked token. An expired token is
+    refused with its own message. Records use at most once a minute."""
     token = await ApiToken.get_or_none(token_hash=hash_secret(secret), revoked_at=None)
     if token is None:
         return None
     now = datetime.now(UTC)
+    if token.expires_at is not None and token.expires_at <= now:
+        raise Unauthorized("The token has expired.")
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         await ApiToken.filter(id=token.id).update(last_used_at=now)
-    return token
+    return Principal.of(token)
 
 
 async def list_tokens() -> list[ApiToken]:

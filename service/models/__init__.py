@@ -10,7 +10,7 @@ from service.models.deployments import (
 )
 from service.models.servers import Server
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
-from service.models.tokens import ApiToken
+from service.models.tokens import ApiToken, Role
 from service.models.versions import Version
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "DeploymentKind",
     "DeploymentStatus",
     "FiredOccurrence",
+    "Role",
     "Server",
     "Task",
     "TaskEvent",

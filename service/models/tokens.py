@@ -1,7 +1,24 @@
 """API bearer tokens. Only a SHA-256 digest is stored; the token is shown once."""
 
+from enum import StrEnum
+
 from tortoise import fields
 from tortoise.models import Model
+
+
+class Role(StrEnum):
+    """What a token may do; each role includes the ones before it."""
+
+    VIEWER = "viewer"
+    DEPLOYER = "deployer"
+    ADMIN = "admin"
+
+    @property
+    def rank(self) -> int:
+        return list(Role).index(self)
+
+    def includes(self, other: "Role") -> bool:
+        return self.rank >= other.rank
 
 
 class ApiToken(Model):
@@ -9,7 +26,12 @@ class ApiToken(Model):
     name = fields.CharField(max_length=64)
     prefix = fields.CharField(max_length=16)
     token_hash = fields.CharField(max_length=64, unique=True)
+    role = fields.CharEnumField(Role, max_length=16, default=Role.ADMIN)
+    scope_apps = fields.JSONField(null=True)
+    """App ids this token may see, or null: no limit (only when scope_servers is null too)."""
+    scope_servers = fields.JSONField(null=True)
     created = fields.DatetimeField(auto_now_add=True)
+    expires_at = fields.DatetimeField(null=True)
     last_used_at = fields.DatetimeField(null=True)
     revoked_at = fields.DatetimeField(null=True)
 

@@ -20,11 +20,13 @@ from typing import Any
 from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp_apispec import response_schema
 
+from service.api.access import allowed_topics, topic_visible
 from service.api.auth import public
 from service.api.common import operation
 from service.domain import tokens
-from service.errors import BadRequest
-from service.keys import ENGINE, HUB
+from service.domain.tokens import Principal
+from service.errors import BadRequest, Unauthorized
+from service.keys import ENGINE, HUB, PRINCIPAL
 from service.models import Task
 from service.tasks.events import stored_messages
 from service.ws.hub import Subscriber
@@ -37,19 +39,20 @@ MAX_MESSAGE = 64 * 1024
 MAX_SEQ = 2**31 - 1
 
 
-async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> bool:
+async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Principal | None:
+    """The token from the upgrade's header, or from a first `auth` message within the timeout."""
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and secret:
-        return await tokens.authenticate(secret.strip()) is not None
-    with suppress(TimeoutError, ValueError, TypeError):
-        first = await ws.receive_json(timeout=AUTH_TIMEOUT)
-        if (
-            isinstance(first, dict)
-            and first.get("type") == "auth"
-            and isinstance(first.get("token"), str)
-        ):
-            return await tokens.authenticate(first["token"]) is not None
-    return False
+    if not (scheme.lower() == "bearer" and secret):
+        secret = ""
+        with suppress(TimeoutError, ValueError, TypeError):
+            first = await ws.receive_json(timeout=AUTH_TIMEOUT)
+            if isinstance(first, dict) and first.get("type") == "auth":
+                secret = first.get("token")
+    if not isinstance(secret, str) or not secret.strip():
+        return None
+    with suppress(Unauthorized):  # an expired token is closed like an unknown one
+        return await tokens.authenticate(secret.strip())
+    return None
 
 
 async def _subscribe(request: web.Request, subscriber: Subscriber, message: dict[str, Any]) -> None:
@@ -72,8 +75,8 @@ async def _subscribe(request: web.Request, subscriber: Subscriber, message: dict
         return
     subscriber.topics.add(topic)
     subscriber.send({"type": "subscribed", "topic": topic})
-    if not topic.startswith("task:"):
-        return
+    if not topic.startswith("task:") or not await topic_visible(request[PRINCIPAL], topic):
+        return  # a task outside the scope is as if it did not exist: nothing to replay
     task_id = int(topic.split(":", 1)[1])
     engine = request.config_dict[ENGINE]
     subscriber.begin_replay(topic)
@@ -156,11 +159,13 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
             "(Connection: Upgrade, Upgrade: websocket, Sec-WebSocket-Key/Version)."
         )
     await ws.prepare(request)
-    if not await _authenticate(request, ws):
+    who = await _authenticate(request, ws)
+    if who is None:
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"unauthorized")
         return ws
+    request[PRINCIPAL] = who
     hub = request.config_dict[HUB]
-    subscriber = hub.add(ws)
+    subscriber = hub.add(ws, allowed_topics(who))
     sender = asyncio.create_task(subscriber.run_sender())
     subscriber.send(
         {"type": "hello", "topics": ["all", "task:ID", "server:ID", "app:ID", "deployment:ID"]}

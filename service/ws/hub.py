@@ -27,14 +27,20 @@ def task_topic(task_id: int) -> str:
 class Subscriber:
     """One WebSocket client: its topics, its outgoing queue and replay buffers."""
 
-    def __init__(self, ws: web.WebSocketResponse, queue_size: int) -> None:
+    def __init__(
+        self, ws: web.WebSocketResponse, queue_size: int, allowed: frozenset[str] | None = None
+    ) -> None:
         self.ws = ws
         self.topics: set[str] = set()
+        self.allowed = allowed
+        """For a scoped token: the `server:ID`/`app:ID` topics it may hear; None: all."""
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.dropped = False
         self._replaying: dict[str, list[tuple[int, str]]] = {}
 
     def wants(self, topics: Collection[str]) -> bool:
+        if self.allowed is not None and self.allowed.isdisjoint(topics):
+            return False
         return ALL in self.topics or not self.topics.isdisjoint(topics)
 
     def offer(self, text: str, topics: Collection[str], seq: int | None) -> None:
@@ -104,8 +110,8 @@ class Hub:
         self.queue_size = queue_size
         self.subscribers: set[Subscriber] = set()
 
-    def add(self, ws: web.WebSocketResponse) -> Subscriber:
-        subscriber = Subscriber(ws, self.queue_size)
+    def add(self, ws: web.WebSocketResponse, allowed: frozenset[str] | None = None) -> Subscriber:
+        subscriber = Subscriber(ws, self.queue_size, allowed)
         self.subscribers.add(subscriber)
         return subscriber
 
