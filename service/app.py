@@ -1,6 +1,8 @@
 """The application factory: the only place where the pieces are wired together."""
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import suppress
 
 from aiohttp import web
 
@@ -11,8 +13,8 @@ from service.api.health import install_health_checks
 from service.api.openapi import API_PREFIX, build_openapi
 from service.api.v1 import create_v1_app
 from service.config import Settings
-from service.keys import CLOCK, DATABASE, ENGINE, HUB, OPENAPI, SCHEDULER, SETTINGS
-from service.scheduling.clock import Clock, SystemClock
+from service.keys import CLOCK, DATABASE, ENGINE, HUB, OPENAPI, RETENTION, SCHEDULER, SETTINGS
+from service.retention import RetentionJob
 from service.scheduling.scheduler import AuditScheduler
 from service.storage.db import database
 from service.storage.uploads import remove_partial_files
@@ -43,12 +45,26 @@ async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Scheduled audits, queued through the engine by the app's clock."""
-    scheduler = AuditScheduler(app[ENGINE], app[CLOCK])
+    """Scheduled audits, queued through the engine at the times of the app's clock."""
+    scheduler = AuditScheduler(app[ENGINE], app.get(CLOCK))
     app[SCHEDULER] = scheduler
     scheduler.start()
     yield
     await scheduler.stop()
+
+
+async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The retention job, on its schedule unless `retention_interval` is 0."""
+    job = RetentionJob(app[SETTINGS], app.get(CLOCK))
+    app[RETENTION] = job
+    schedule = None
+    if app[SETTINGS].retention_interval:
+        schedule = asyncio.create_task(job.run_forever(), name="retention")
+    yield
+    if schedule is not None:
+        schedule.cancel()
+        with suppress(asyncio.CancelledError):
+            await schedule
 
 
 async def clean_partial_uploads(app: web.Application) -> None:
@@ -60,8 +76,7 @@ async def close_websockets(app: web.Application) -> None:
     await app[HUB].close_all()
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    """The service; `clock` drives the audit scheduler (tests pass one they can move)."""
+def create_app(settings: Settings) -> web.Application:
     toolchain.ensure_on_path()
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware],
@@ -76,10 +91,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
         },
     )
     app[SETTINGS] = settings
-    app[CLOCK] = clock or SystemClock()
     app.on_startup.append(clean_partial_uploads)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(engine_ctx)
+    app.cleanup_ctx.append(retention_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
     app.on_shutdown.append(close_websockets)
     install_health_checks(app)

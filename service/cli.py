@@ -20,7 +20,8 @@ from service.config import ConfigError, Settings
 from service.domain import tokens
 from service.errors import APIError, NotFound
 from service.logs import AccessLogger, configure_logging
-from service.models import Server
+from service.models import ApiToken, App, Role, Server
+from service.retention import RULES, RetentionJob
 from service.storage.db import database
 
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -119,24 +120,59 @@ def migrate(args: argparse.Namespace, settings: Settings) -> int:
     return _with_database(settings, done, create=True)
 
 
+def purge(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the retention rules now (as the service does on its schedule); say what went."""
+
+    async def work() -> int:
+        deleted = await RetentionJob(settings).run_once(dry_run=args.dry_run)
+        verb = "would delete" if args.dry_run else "deleted"
+        for table in dict.fromkeys(table for rule in RULES for table in rule.tables):
+            print(f"{table}: {verb} {deleted.get(table, 0)}")
+        for rule in RULES:
+            print(f"  rule {rule.describe(settings)}")
+        return 0
+
+    return _with_database(settings, work)
+
+
 def token_create(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
-        issued = await tokens.issue_token(args.name)
-        print(f"Token {issued.token.id} ({issued.token.name}); it is not shown again:")
+        scoped = args.apps is not None or args.servers is not None
+        issued = await tokens.issue_token(
+            args.name,
+            Role(args.role),
+            apps=await tokens.named_ids(App, args.apps or []) if scoped else None,
+            servers=await tokens.named_ids(Server, args.servers or []) if scoped else None,
+            expires_at=tokens.expiry(args.expires),
+        )
+        print(
+            f"Token {issued.token.id} ({issued.token.name}, {issued.token.role}); "
+            "it is not shown again:"
+        )
         print(issued.secret)
         return 0
 
     return _with_database(settings, work)
 
 
+def _lifetime(text: str) -> str:
+    if not tokens.DURATION_RE.match(text):
+        raise argparse.ArgumentTypeError("use a number (1-9999) and m, h, d or w, e.g. 30d")
+    return text
+
+
 def token_list(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
-        print(f"{'ID':>4}  {'NAME':<24} {'PREFIX':<12} {'CREATED':<25} {'LAST USED':<25} REVOKED")
+        print(
+            f"{'ID':>4}  {'NAME':<20} {'ROLE':<9} {'PREFIX':<11} {'SCOPE':<22} "
+            f"{'CREATED':<20} {'LAST USED':<20} {'EXPIRES':<20} REVOKED"
+        )
         for token in await tokens.list_tokens():
             print(
-                f"{token.id:>4}  {token.name:<24} {token.prefix:<12} "
-                f"{token.created:%Y-%m-%d %H:%M:%S%z}{'':<6} "
-                f"{_when(token.last_used_at):<25} {_when(token.revoked_at)}"
+                f"{token.id:>4}  {token.name:<20} {token.role:<9} {token.prefix:<11} "
+                f"{await _scope_text(token):<22} {_when(token.created):<20} "
+                f"{_when(token.last_used_at):<20} {_when(token.expires_at):<20} "
+                f"{_when(token.revoked_at)}"
             )
         return 0
 
@@ -144,7 +180,16 @@ def token_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _when(value: object) -> str:
-    return f"{value:%Y-%m-%d %H:%M:%S%z}" if value else "-"
+    return f"{value:%Y-%m-%d %H:%M}Z" if value else "-"
+
+
+async def _scope_text(token: ApiToken) -> str:
+    """`all`, or the names it may see, e.g. `apps=web servers=-`."""
+    if token.scope_apps is None and token.scope_servers is None:
+        return "all"
+    apps = await App.filter(id__in=token.scope_apps or []).values_list("name", flat=True)
+    servers = await Server.filter(id__in=token.scope_servers or []).values_list("name", flat=True)
+    return f"apps={','.join(apps) or '-'} servers={','.join(servers) or '-'}"
 
 
 def token_revoke(args: argparse.Namespace, settings: Settings) -> int:
@@ -257,11 +302,36 @@ def _parser() -> argparse.ArgumentParser:
         "migrate", parents=[db], help="create or upgrade the database schema"
     ).set_defaults(func=migrate)
 
+    purge_cmd = commands.add_parser(
+        "purge",
+        parents=[db],
+        help="delete old task events and finished tasks now (the retention settings)",
+    )
+    purge_cmd.add_argument(
+        "--dry-run", action="store_true", help="count what would be deleted, delete nothing"
+    )
+    purge_cmd.set_defaults(func=purge)
+
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="token_command", required=True
     )
     create = token.add_parser("create", parents=[db], help="create a token (shown once)")
     create.add_argument("--name", required=True)
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=[role.value for role in Role],
+        help="viewer: read only; deployer: also operations and deploys; admin: everything",
+    )
+    create.add_argument(
+        "--apps", nargs="+", metavar="APP", help="limit to these apps (names or ids)"
+    )
+    create.add_argument(
+        "--servers", nargs="+", metavar="SERVER", help="limit to these servers (names or ids)"
+    )
+    create.add_argument(
+        "--expires", type=_lifetime, metavar="LIFETIME", help="e.g. 12h, 30d, 8w (default: never)"
+    )
     create.set_defaults(func=token_create)
     token.add_parser("list", parents=[db], help="list tokens (never their secrets)").set_defaults(
         func=token_list

@@ -10,7 +10,7 @@ one, reads a relative inventory path as a host name).
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,16 @@ ENV_PREFIX = "PBD_"
 CONFIG_ENV = "PBD_CONFIG"
 SYSTEM_CONFIG_FILE = Path("/etc/pb-deployer/config.toml")
 SYSTEM_DATA_DIR = Path("/var/lib/pb-deployer")
+MINIMUMS = {
+    "event_retention_days": 0,
+    "task_retention_days": 0,
+    "keep_tasks_per_server": 0,
+    "retention_batch": 1,
+    "retention_interval": 0,
+}
+"""The least value of settings that a smaller one would turn into nonsense."""
+MAXIMUMS = {"retention_batch": 10_000}
+"""A batch's ids are one statement's parameters, which SQLite limits (32,766)."""
 
 
 class ConfigError(Exception):
@@ -43,6 +53,12 @@ def default_config_file(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "pb-deployer" / "config.toml"
 
 
+def switch_off_when_empty(default: int) -> Any:
+    """An integer setting that 0 switches off, and so does an empty `PBD_*` variable
+    (`PBD_TASK_RETENTION_DAYS=`): there, empty means "none", not "the default"."""
+    return field(default=default, metadata={"when_empty": 0})
+
+
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
@@ -63,8 +79,23 @@ class Settings:
     header_timeout: float = 15
     body_timeout: float = 30
     service_read_timeout: float = 60
+    event_retention_days: int = switch_off_when_empty(30)
+    task_retention_days: int = switch_off_when_empty(90)
+    keep_tasks_per_server: int = 50
+    retention_batch: int = 500
+    retention_interval: int = switch_off_when_empty(3600)
 
     def __post_init__(self) -> None:
+        for name, least in MINIMUMS.items():
+            if getattr(self, name) < least:
+                raise ConfigError(
+                    f"{_names(name)} must be at least {least}, not {getattr(self, name)}"
+                )
+        for name, most in MAXIMUMS.items():
+            if getattr(self, name) > most:
+                raise ConfigError(
+                    f"{_names(name)} must be at most {most}, not {getattr(self, name)}"
+                )
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
         if not self.database_url:
             sqlite_path = self.data_dir / "pb-deployer.sqlite3"
@@ -126,7 +157,9 @@ class Settings:
             values.update(read_config_file(path))
         for spec in fields(cls):
             raw = env.get(ENV_PREFIX + spec.name.upper())
-            if raw is not None and raw != "":
+            if raw == "" and "when_empty" in spec.metadata:
+                values[spec.name] = spec.metadata["when_empty"]
+            elif raw is not None and raw != "":
                 values[spec.name] = _coerce(spec.name, spec.type, raw)
         values.update({name: value for name, value in flags.items() if value is not None})
         return cls(**values)  # type: ignore[arg-type]
@@ -160,6 +193,11 @@ def read_config_file(path: Path) -> dict[str, Any]:
             # Relative to the file, not to whichever directory a command runs in.
             values[name] = path.parent / value
     return values
+
+
+def _names(name: str) -> str:
+    """A setting as the file and the environment call it."""
+    return f"{name} ({ENV_PREFIX}{name.upper()})"
 
 
 def _coerce(name: str, kind: object, raw: str) -> object:

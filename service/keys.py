@@ -6,9 +6,10 @@ from typing import Any
 from aiohttp import ChainMapProxy, web
 from tortoise.context import TortoiseContext
 
+from service.clock import Clock
 from service.config import Settings
 from service.domain.tokens import Principal
-from service.scheduling.clock import Clock
+from service.retention import RetentionJob
 from service.scheduling.scheduler import AuditScheduler
 from service.tasks.engine import TaskEngine
 from service.ws.hub import Hub
@@ -27,5 +28,7 @@ BODY = web.RequestKey("body", dict)
 OPENAPI = web.AppKey("openapi", dict)
 HUB = web.AppKey("hub", Hub)
 ENGINE = web.AppKey("engine", TaskEngine)
+RETENTION = web.AppKey("retention", RetentionJob)
 CLOCK = web.AppKey("clock", Clock)
+"""The clock of the background components (service/clock.py); tests set one they move."""
 SCHEDULER = web.AppKey("scheduler", AuditScheduler)

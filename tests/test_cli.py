@@ -25,19 +25,45 @@ def run_cli(*args: str, env_dir: Path) -> subprocess.CompletedProcess[str]:
 
 def test_token_lifecycle(tmp_path):
     assert run_cli("migrate", env_dir=tmp_path).returncode == 0
-    created = run_cli("token", "create", "--name", "ci", env_dir=tmp_path)
+    created = run_cli("token", "create", "--name", "ci", "--role", "deployer", env_dir=tmp_path)
     assert created.returncode == 0, created.stderr
     secret = created.stdout.strip().splitlines()[-1]
     assert secret.startswith("pbd_")
     listed = run_cli("token", "list", env_dir=tmp_path)
-    assert "ci" in listed.stdout and secret not in listed.stdout
+    assert "ci" in listed.stdout and "deployer" in listed.stdout and secret not in listed.stdout
+    unknown = run_cli(
+        "token", "create", "--name", "x", "--role", "viewer", "--apps", "web", env_dir=tmp_path
+    )
+    assert unknown.returncode == 1 and "There is no app 'web'." in unknown.stderr
+    expiring = run_cli(
+        "token",
+        "create",
+        "--name",
+        "e",
+        "--role",
+        "viewer",
+        "--servers",
+        "--expires",
+        "2d",
+        env_dir=tmp_path,
+    )
+    assert expiring.returncode == 2  # --servers needs at least one name
+    expiring = run_cli(
+        "token", "create", "--name", "e", "--role", "viewer", "--expires", "2d", env_dir=tmp_path
+    )
+    assert expiring.returncode == 0, expiring.stderr
     assert run_cli("token", "revoke", "1", env_dir=tmp_path).returncode == 0
     assert run_cli("token", "revoke", "99", env_dir=tmp_path).returncode == 1
     assert (tmp_path / "pb-deployer.sqlite3").exists()
 
 
 @pytest.mark.parametrize(
-    "command", [("token", "list"), ("token", "create", "--name", "x"), ("inventory", "export")]
+    "command",
+    [
+        ("token", "list"),
+        ("token", "create", "--name", "x", "--role", "viewer"),
+        ("inventory", "export"),
+    ],
 )
 def test_commands_other_than_serve_and_migrate_never_create_a_database(tmp_path, command):
     result = run_cli(*command, env_dir=tmp_path / "elsewhere")

@@ -3,6 +3,7 @@
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
 
+from service.api.access import visible
 from service.api.common import (
     ID_PATTERN,
     body,
@@ -38,7 +39,7 @@ TAGS = ["apps"]
 @response_schema(AppPageSchema, 200, description="One page of apps.")
 async def list_apps(request: web.Request) -> web.Response:
     params = query(request)
-    found = filter_by(App.all(), params, "server_id", "status")
+    found = filter_by(visible(request, App.all()), params, "server_id", "status")
     if "q" in params:
         found = found.filter(name__icontains=params["q"])
     return await paginate(found, params, APP)

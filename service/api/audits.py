@@ -11,7 +11,7 @@ from service.api.schemas import PageQuerySchema, page_schema, sort_field
 from service.domain import audits
 from service.domain.records import get_or_404
 from service.errors import NotFound
-from service.keys import CLOCK, SCHEDULER
+from service.keys import SCHEDULER
 from service.models import AuditReport, AuditSchedule, Server
 from service.scheduling.cron import CronError, check_cron, next_occurrence
 
@@ -94,7 +94,7 @@ HISTORY_ENTRY = AuditHistoryEntrySchema()
 
 
 def schedule_response(request: web.Request, schedule: AuditSchedule) -> web.Response:
-    now = request.config_dict[CLOCK].now()
+    now = request.config_dict[SCHEDULER].clock.now()
     data: dict[str, Any] = {
         "server_id": schedule.server_id,
         "cron": schedule.cron,
@@ -116,7 +116,7 @@ def schedule_response(request: web.Request, schedule: AuditSchedule) -> web.Resp
 @request_schema(AuditScheduleInputSchema)
 @response_schema(SCHEDULE, 200, description="The schedule and its next occurrence.")
 async def put_schedule(request: web.Request) -> web.Response:
-    now = request.config_dict[CLOCK].now()
+    now = request.config_dict[SCHEDULER].clock.now()
     schedule = await audits.set_schedule(record_id(request), body(request)["cron"], now)
     request.config_dict[SCHEDULER].schedules_changed()
     return schedule_response(request, schedule)

@@ -4,6 +4,7 @@
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
 
+from service.api.access import visible
 from service.api.common import (
     ID_PATTERN,
     body,
@@ -137,7 +138,7 @@ async def reconcile_app(request: web.Request) -> web.Response:
 @response_schema(DeploymentPageSchema, 200, description="One page of deployments.")
 async def list_deployments(request: web.Request) -> web.Response:
     params = query(request)
-    found = filter_by(Deployment.all(), params, "app_id", "status")
+    found = filter_by(visible(request, Deployment.all()), params, "app_id", "status")
     if "since" in params:
         found = found.filter(created__gte=params["since"])
     if "until" in params:
@@ -200,7 +201,8 @@ async def cancel_deployment(request: web.Request) -> web.Response:
 @querystring_schema(DeploymentStatsQuerySchema)
 @response_schema(DeploymentStatsSchema, 200, description="Counts, success rate, durations.")
 async def deployment_stats(request: web.Request) -> web.Response:
-    return web.json_response(await deployments.stats(query(request).get("app_id")))
+    found = filter_by(visible(request, Deployment.all()), query(request), "app_id")
+    return web.json_response(await deployments.stats(found))
 
 
 def register(app: web.Application) -> None:

@@ -3,6 +3,7 @@
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
 
+from service.api.access import visible
 from service.api.common import (
     ID_PATTERN,
     body,
@@ -36,7 +37,7 @@ TAGS = ["servers"]
 @response_schema(ServerPageSchema, 200, description="One page of servers.")
 async def list_servers(request: web.Request) -> web.Response:
     params = query(request)
-    found = Server.all()
+    found = visible(request, Server.all())
     if "q" in params:
         found = found.filter(name__icontains=params["q"])
     return await paginate(found, params, SERVER)

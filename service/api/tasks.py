@@ -3,6 +3,7 @@
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
 
+from service.api.access import visible
 from service.api.common import (
     ID_PATTERN,
     body,
@@ -58,7 +59,7 @@ def accepted(task: Task) -> web.Response:
 @response_schema(TaskPageSchema, 200, description="One page of tasks.")
 async def list_tasks(request: web.Request) -> web.Response:
     params = query(request)
-    found = filter_by(Task.all(), params, "server_id", "app_id", "status", "kind")
+    found = filter_by(visible(request, Task.all()), params, "server_id", "app_id", "status", "kind")
     return await paginate(found, params, TASK)
 
 

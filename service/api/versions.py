@@ -6,6 +6,7 @@ import os
 from aiohttp import hdrs, web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
 
+from service.api.access import visible
 from service.api.common import (
     ID_PATTERN,
     body,
@@ -45,7 +46,9 @@ TAGS = ["versions"]
 @response_schema(VersionPageSchema, 200, description="One page of versions.")
 async def list_versions(request: web.Request) -> web.Response:
     params = query(request)
-    return await paginate(filter_by(Version.all(), params, "app_id"), params, VERSION)
+    return await paginate(
+        filter_by(visible(request, Version.all()), params, "app_id"), params, VERSION
+    )
 
 
 @operation(tags=TAGS, summary="Create a version of an app", errors=[Conflict])

@@ -4,6 +4,8 @@ import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tortoise.queryset import QuerySet
+
 from service.config import Settings
 from service.domain.records import get_or_404, require_reference
 from service.domain.uploads import stored_zip
@@ -209,13 +211,11 @@ def _figures(deployments: list[Deployment]) -> dict[str, Any]:
     }
 
 
-async def stats(app_id: int | None) -> dict[str, Any]:
-    """Counts by status, success rate, median and p95 duration per window, overall and per app."""
+async def stats(deployments: QuerySet[Deployment]) -> dict[str, Any]:
+    """Counts by status, success rate, median and p95 duration per window, overall and per app
+    (of the `deployments` the caller may see)."""
     now = datetime.now(UTC)
-    query = Deployment.filter(created__gte=now - max(WINDOWS.values()))
-    if app_id is not None:
-        query = query.filter(app_id=app_id)
-    recent = await query
+    recent = await deployments.filter(created__gte=now - max(WINDOWS.values()))
     names = dict(await App.filter(id__in={d.app_id for d in recent}).values_list("id", "name"))
     result: dict[str, Any] = {}
     for label, span in WINDOWS.items():

@@ -113,6 +113,19 @@ async def issue_token(
     return IssuedToken(token=token, secret=secret)
 
 
+async def named_ids(model: type[App] | type[Server], given: Collection[str]) -> list[int]:
+    """Ids for names or ids as an operator types them (`web`, `7`); an unknown one is an error."""
+    ids = []
+    for item in given:
+        record = await model.get_or_none(
+            **({"id": int(item)} if item.isdigit() else {"name": item})
+        )
+        if record is None:
+            raise NotFound(f"There is no {model.__name__.lower()} {item!r}.")
+        ids.append(record.id)
+    return ids
+
+
 async def ensure_admin_token() -> IssuedToken | None:
     """On a database without any token, create the first one (shown once by the caller)."""
     if await ApiToken.exists():

@@ -6,7 +6,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0007_token_roles')]
+    dependencies = [('models', '0011_retry_of_index')]
 
     initial = False
 

@@ -7,6 +7,7 @@ worker or for the server to be free) and `interrupted` (the service died mid-run
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 from service.models.base import TimestampedModel
@@ -83,6 +84,9 @@ class Task(TimestampedModel):
     class Meta:
         table = "tasks"
         ordering = ("id",)
+        indexes = (Index(fields=("retry_of_id",)),)
+        """Deleting a task nulls its retries' `retry_of`: without the index, a scan of every
+        task for each task deleted (a retention purge of 500 tasks took seconds)."""
 
 
 class TaskEvent(Model):

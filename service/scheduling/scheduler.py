@@ -13,18 +13,22 @@ from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
 
+from service.clock import Clock, SystemClock
 from service.models import AuditSchedule, FiredOccurrence, TaskKind
-from service.scheduling.clock import Clock
 from service.scheduling.cron import latest_occurrence, next_occurrence
 from service.tasks.engine import TaskEngine
 
 log = logging.getLogger(__name__)
 
+MAX_NAP = 60.0
+"""The longest the scheduler sleeps without looking again: a schedule set through another
+instance, or a jump of the wall clock, is seen within this many seconds."""
+
 
 class AuditScheduler:
-    def __init__(self, engine: TaskEngine, clock: Clock) -> None:
+    def __init__(self, engine: TaskEngine, clock: Clock | None = None) -> None:
         self.engine = engine
-        self.clock = clock
+        self.clock = clock or SystemClock()
         self._wakeup = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
 
@@ -53,7 +57,20 @@ class AuditScheduler:
             except Exception:
                 log.exception("the audit scheduler could not fire due audits")
                 due = None
-            await self.clock.sleep_until(due, self._wakeup)
+            await self._nap(due)
+
+    async def _nap(self, due: datetime | None) -> None:
+        """Sleep on the clock until `due` (at most MAX_NAP), or until the schedules change."""
+        delay = MAX_NAP
+        if due is not None:
+            delay = min(max((due - self.clock.now()).total_seconds(), 0.0), MAX_NAP)
+        sleeping = asyncio.ensure_future(self.clock.sleep(delay))
+        woken = asyncio.ensure_future(self._wakeup.wait())
+        try:
+            await asyncio.wait([sleeping, woken], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeping.cancel()
+            woken.cancel()
 
     async def fire_due(self) -> datetime | None:
         """Fire every schedule's latest due occurrence; the time the next one falls due."""

@@ -1,17 +1,19 @@
 """Scheduled audits through the API, with the fake runner and a clock the tests move."""
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from service.app import create_app
+from service.config import Settings
 from service.domain import tokens
-from service.keys import ENGINE
+from service.keys import CLOCK, ENGINE
 from service.models import AuditSchedule, FiredOccurrence, Role, Task, TaskKind
 from service.scheduling.scheduler import AuditScheduler
 from tests.conftest import Api
-from tests.unit.clock import MovableClock
+from tests.retention.helpers import MovableClock
 from tests.unit.helpers import (
     FakeAnsible,
     create_server,
@@ -27,8 +29,22 @@ EVERY_TEN_MINUTES = "*/10 * * * *"
 
 
 @pytest.fixture
+def settings(settings) -> Settings:
+    """No retention job: the scheduler is the only one sleeping on the test's clock."""
+    return replace(settings, retention_interval=0)
+
+
+@pytest.fixture
 def clock() -> MovableClock:
     return MovableClock(START)
+
+
+async def move(clock: MovableClock, naps: int = 1, **delta: float) -> None:
+    """Move the clock past the scheduler's nap, and wait until it has looked at the new time
+    (fired what was due) and taken its next nap; `naps`: schedulers on the clock."""
+    clock.advance(timedelta(**delta).total_seconds())
+    for _ in range(naps):
+        await clock.next_sleep()
 
 
 @pytest.fixture
@@ -45,10 +61,12 @@ class Service:
         self.secret: str | None = None
 
     async def start(self) -> Api:
-        self.client = await self.aiohttp_client(create_app(self.settings, clock=self.clock))
+        app = create_app(self.settings)
+        app[CLOCK] = self.clock
+        self.client = await self.aiohttp_client(app)
+        await self.clock.next_sleep()  # its first look at the schedules is done
         if self.secret is None:
             self.secret = (await tokens.issue_token("test")).secret
-        await self.clock.settle()
         return Api(self.client, self.secret)
 
     async def stop(self) -> None:
@@ -97,9 +115,14 @@ def schedule_path(server: dict) -> str:
     return f"/api/v1/servers/{server['id']}/audit-schedule"
 
 
-async def put_schedule(api, server: dict, cron: str = EVERY_TEN_MINUTES) -> dict:
+async def put_schedule(
+    api, server: dict, cron: str = EVERY_TEN_MINUTES, clock: MovableClock | None = None
+) -> dict:
+    """Set the schedule; with the `clock`, also wait until the scheduler has looked at it."""
     reply = await api.put(schedule_path(server), json={"cron": cron})
     assert reply.status == 200, reply.body
+    if clock is not None:
+        await clock.next_sleep()
     return reply.body
 
 
@@ -162,12 +185,12 @@ async def test_a_schedule_needs_exactly_a_cron_field(api, server):
 
 
 async def test_each_occurrence_queues_one_normal_audit_task(api, server, clock, fake):
-    await put_schedule(api, server)
+    await put_schedule(api, server, clock=clock)
 
-    await clock.advance(timedelta(minutes=9, seconds=59))
+    await move(clock, minutes=9, seconds=59)
     assert await scheduled_audits() == []
 
-    await clock.advance(timedelta(seconds=1))
+    await move(clock, seconds=1)
     [task] = await scheduled_audits()
     assert task.server_id == server["id"]
     assert task.params == {"scheduled_for": "2026-01-05T10:10:00+00:00"}
@@ -175,11 +198,10 @@ async def test_each_occurrence_queues_one_normal_audit_task(api, server, clock, 
     assert done["status"] == "successful"
     assert [call.spec.playbook for call in fake.calls] == ["audit.yml"]
 
-    await clock.advance()
-    await clock.advance(timedelta(minutes=5))
+    await move(clock, minutes=5)
     assert len(await scheduled_audits()) == 1
 
-    await clock.advance(timedelta(minutes=5))
+    await move(clock, minutes=5)
     assert [task.params["scheduled_for"] for task in await scheduled_audits()] == [
         "2026-01-05T10:10:00+00:00",
         "2026-01-05T10:20:00+00:00",
@@ -187,54 +209,53 @@ async def test_each_occurrence_queues_one_normal_audit_task(api, server, clock, 
 
 
 async def test_occurrences_before_the_schedule_was_set_do_not_fire(api, server, clock):
-    await clock.advance(timedelta(minutes=15))
-    await put_schedule(api, server)
-    await clock.advance()
+    await move(clock, minutes=15)
+    await put_schedule(api, server, clock=clock)
 
     assert await scheduled_audits() == []
 
 
 async def test_a_fired_occurrence_does_not_fire_again_after_a_restart(service, api, server, clock):
-    await put_schedule(api, server)
-    await clock.advance(timedelta(minutes=10))
+    await put_schedule(api, server, clock=clock)
+    await move(clock, minutes=10)
     assert len(await scheduled_audits()) == 1
     # As if the service died right after firing, before it marked the schedule: only the
     # fired occurrence's row remembers it.
     await AuditSchedule.all().update(done_through=START)
 
     await service.restart()  # same database file, same time
-    await clock.advance(timedelta(minutes=5))
+    await move(clock, minutes=5)
 
     assert len(await scheduled_audits()) == 1
     assert await FiredOccurrence.all().count() == 1
 
 
 async def test_occurrences_missed_while_down_fire_once_for_the_latest(service, api, server, clock):
-    await put_schedule(api, server)
+    await put_schedule(api, server, clock=clock)
     await service.stop()
-    clock.jump(timedelta(hours=1, minutes=5))  # six occurrences pass while it is down
+    clock.advance(timedelta(hours=1, minutes=5).total_seconds())  # six occurrences, no service
 
     await service.start()
 
     [task] = await scheduled_audits()
     assert task.params == {"scheduled_for": "2026-01-05T11:00:00+00:00"}
     await service.restart()
-    await clock.advance(timedelta(minutes=4))
+    await move(clock, minutes=4)
     assert len(await scheduled_audits()) == 1
 
 
 async def test_two_schedulers_on_one_database_fire_an_occurrence_once(api, server, client, clock):
     engine = client.server.app[ENGINE]
     second = AuditScheduler(engine, clock)
-    clock.loops = 2
     second.start()
     try:
-        await put_schedule(api, server)
-        await clock.advance(timedelta(minutes=10))
+        await clock.next_sleep()
+        await put_schedule(api, server, clock=clock)
+        await move(clock, naps=2, minutes=10)
         assert len(await scheduled_audits()) == 1
 
         # Both look at the same due occurrence at the same moment.
-        await clock.advance(timedelta(minutes=10))
+        clock.advance(timedelta(minutes=10).total_seconds())
         third = AuditScheduler(engine, clock)
         await asyncio.gather(second.fire_due(), third.fire_due())
     finally:
@@ -245,12 +266,12 @@ async def test_two_schedulers_on_one_database_fire_an_occurrence_once(api, serve
 
 
 async def test_a_deleted_server_takes_its_schedule_and_the_scheduler_goes_on(api, server, clock):
-    await put_schedule(api, server)
+    await put_schedule(api, server, clock=clock)
     other = await create_server(api, "web-2", "10.0.0.6")
-    await put_schedule(api, other)
+    await put_schedule(api, other, clock=clock)
     assert (await api.delete(f"/api/v1/servers/{server['id']}")).status == 204
 
-    await clock.advance(timedelta(minutes=10))
+    await move(clock, minutes=10)
 
     assert [task.server_id for task in await scheduled_audits()] == [other["id"]]
     health = await api.get("/api/v1/health")
@@ -383,8 +404,8 @@ async def test_the_history_of_a_missing_server_is_404_and_bad_paging_is_422(api,
 
 
 async def test_a_scheduled_audit_lands_in_the_history(api, server, clock):
-    await put_schedule(api, server)
-    await clock.advance(timedelta(minutes=10))
+    await put_schedule(api, server, clock=clock)
+    await move(clock, minutes=10)
     [task] = await scheduled_audits()
     await wait_for_task(api, task.id)
 
