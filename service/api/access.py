@@ -42,8 +42,8 @@ RULES: dict[tuple[str, str], Role] = {
     ("GET", "/servers/{id}/security/audit"): V,
     ("GET", "/servers/{id}/security/audits"): V,
     ("GET", "/servers/{id}/audit-schedule"): V,
-    ("PUT", "/servers/{id}/audit-schedule"): D,
-    ("DELETE", "/servers/{id}/audit-schedule"): D,
+    ("PUT", "/servers/{id}/audit-schedule"): A,
+    ("DELETE", "/servers/{id}/audit-schedule"): A,
     # Services on a server
     ("GET", "/services/{server_id}"): V,
     ("GET", "/services/{server_id}/{service_name}"): V,
