@@ -20,6 +20,9 @@ from service.tasks.engine import TaskEngine
 
 log = logging.getLogger(__name__)
 
+LOOP_NAME = "audit-scheduler"
+"""The name of the scheduler's task (and of its naps on the clock)."""
+
 MAX_NAP = 60.0
 """The longest the scheduler sleeps without looking again: a schedule set through another
 instance, or a jump of the wall clock, is seen within this many seconds."""
@@ -33,7 +36,7 @@ class AuditScheduler:
         self._loop: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._loop = asyncio.create_task(self._run(), name="audit-scheduler")
+        self._loop = asyncio.create_task(self._run(), name=LOOP_NAME)
 
     async def stop(self) -> None:
         if self._loop is not None:
@@ -64,7 +67,7 @@ class AuditScheduler:
         delay = MAX_NAP
         if due is not None:
             delay = min(max((due - self.clock.now()).total_seconds(), 0.0), MAX_NAP)
-        sleeping = asyncio.ensure_future(self.clock.sleep(delay))
+        sleeping = asyncio.create_task(self.clock.sleep(delay), name=LOOP_NAME)
         woken = asyncio.ensure_future(self._wakeup.wait())
         try:
             await asyncio.wait([sleeping, woken], return_when=asyncio.FIRST_COMPLETED)

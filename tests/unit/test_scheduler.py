@@ -11,7 +11,7 @@ from service.config import Settings
 from service.domain import tokens
 from service.keys import CLOCK, ENGINE
 from service.models import AuditSchedule, FiredOccurrence, Role, Task, TaskKind
-from service.scheduling.scheduler import AuditScheduler
+from service.scheduling.scheduler import LOOP_NAME, AuditScheduler
 from tests.conftest import Api
 from tests.retention.helpers import MovableClock
 from tests.unit.helpers import (
@@ -36,7 +36,7 @@ def settings(settings) -> Settings:
 
 @pytest.fixture
 def clock() -> MovableClock:
-    return MovableClock(START)
+    return MovableClock(START, sleeper=LOOP_NAME)
 
 
 async def move(clock: MovableClock, naps: int = 1, **delta: float) -> None:
