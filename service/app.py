@@ -8,6 +8,7 @@ from aiohttp import web
 
 from service.ansible import toolchain
 from service.api import docs
+from service.api.audit_log import audit_middleware
 from service.api.errors import error_middleware, request_id_middleware
 from service.api.health import install_health_checks
 from service.api.openapi import API_PREFIX, build_openapi
@@ -79,7 +80,8 @@ async def close_websockets(app: web.Application) -> None:
 def create_app(settings: Settings) -> web.Application:
     toolchain.ensure_on_path()
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware],
+        # The audit middleware records the status the error middleware answered with.
+        middlewares=[request_id_middleware, audit_middleware, error_middleware],
         client_max_size=settings.max_json_body_bytes,
         handler_args={
             # aiohttp's keep-alive timer also bounds how long a client may take to send its

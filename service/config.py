@@ -21,6 +21,7 @@ SYSTEM_DATA_DIR = Path("/var/lib/pb-deployer")
 MINIMUMS = {
     "event_retention_days": 0,
     "task_retention_days": 0,
+    "audit_log_retention_days": 0,
     "keep_tasks_per_server": 0,
     "retention_batch": 1,
     "retention_interval": 0,
@@ -84,6 +85,8 @@ class Settings:
     keep_tasks_per_server: int = 50
     retention_batch: int = 500
     retention_interval: int = switch_off_when_empty(3600)
+    audit_log_retention_days: int = switch_off_when_empty(365)
+    """Audit log records older than this many days are deleted; 0: kept for ever."""
 
     def __post_init__(self) -> None:
         for name, least in MINIMUMS.items():

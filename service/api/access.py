@@ -15,16 +15,20 @@ from tortoise.expressions import Q
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
+from service.api.auth import is_public_handler
 from service.api.common import API_PREFIX
 from service.domain.tokens import Principal
 from service.errors import Forbidden, NotFound, ValidationFailed
 from service.keys import BODY, PRINCIPAL
-from service.models import App, Deployment, Role, Server, Task, Version
+from service.models import App, AuditRecord, Deployment, Role, Server, Task, Version
 
 V, D, A = Role.VIEWER, Role.DEPLOYER, Role.ADMIN
 M = TypeVar("M", bound=Model)
 
-RULES: dict[tuple[str, str], Role] = {
+PUBLIC = None
+"""A row for a route that takes no token: its handler authenticates the call itself."""
+
+RULES: dict[tuple[str, str], Role | None] = {
     ("GET", "/health"): V,
     ("GET", "/ws"): V,
     # Servers and their operations
@@ -60,6 +64,9 @@ RULES: dict[tuple[str, str], Role] = {
     ("POST", "/apps/{id}/deploy"): D,
     ("POST", "/apps/{id}/rollback"): D,
     ("POST", "/apps/{id}/reconcile"): D,
+    ("PUT", "/apps/{id}/deploy-hook"): A,
+    ("DELETE", "/apps/{id}/deploy-hook"): A,
+    ("POST", "/apps/{id}/deploy-hook"): PUBLIC,  # signed with the hook's secret
     ("GET", "/versions"): V,
     ("POST", "/versions"): D,
     ("GET", "/versions/{id}"): V,
@@ -80,6 +87,8 @@ RULES: dict[tuple[str, str], Role] = {
     ("GET", "/tokens"): A,
     ("POST", "/tokens"): A,
     ("DELETE", "/tokens/{id}"): A,
+    # Audit log (read only)
+    ("GET", "/audit-log"): A,
 }
 
 
@@ -96,12 +105,21 @@ def route_path(request: web.Request) -> str | None:
 
 def check_rules(app: web.Application) -> None:
     """Refuse to build an API in which some route has no row (or a row has no route)."""
-    routes = {rule_key(r.method, r.resource.canonical) for r in app.router.routes() if r.resource}
-    missing, stale = routes - RULES.keys(), RULES.keys() - routes
+    routes = {
+        rule_key(r.method, r.resource.canonical): r.handler
+        for r in app.router.routes()
+        if r.resource
+    }
+    missing, stale = routes.keys() - RULES.keys(), RULES.keys() - routes.keys()
     if missing or stale:
         raise RuntimeError(
             f"role table out of date: missing {sorted(missing)}, stale {sorted(stale)}"
         )
+    unmarked = [
+        key for key, role in RULES.items() if role is PUBLIC and not is_public_handler(routes[key])
+    ]
+    if unmarked:
+        raise RuntimeError(f"public in the role table but not @public: {sorted(unmarked)}")
 
 
 def principal(request: web.Request) -> Principal:
@@ -213,6 +231,11 @@ def visible(request: web.Request, queryset: QuerySet[M]) -> QuerySet[M]:
         return queryset.filter(id__in=apps)
     if model is Task:
         return queryset.filter(Q(app_id__in=apps) | Q(app_id=None, server_id__in=servers))
+    if model is AuditRecord:  # only what was done to its own servers and apps
+        return queryset.filter(
+            Q(target_kind="server", target_id__in=servers)
+            | Q(target_kind="app", target_id__in=apps)
+        )
     return queryset.filter(app_id__in=apps)
 
 
@@ -223,7 +246,7 @@ async def access_middleware(request: web.Request, handler: Handler) -> web.Strea
     if who is None or path is None:  # public endpoints; no such route (404/405 follow)
         return await handler(request)
     needed = RULES[rule_key(request.method, path)]
-    if not who.role.includes(needed):
+    if needed is not PUBLIC and not who.role.includes(needed):
         raise Forbidden(
             f"This needs the {needed} role; the token's role is {who.role}.",
             details={"required_role": str(needed), "role": str(who.role)},

@@ -20,8 +20,12 @@ def public(handler: F) -> F:
     return handler
 
 
+def is_public_handler(handler: object) -> bool:
+    return getattr(handler, PUBLIC_ATTRIBUTE, False)
+
+
 def is_public(request: web.Request) -> bool:
-    return getattr(request.match_info.handler, PUBLIC_ATTRIBUTE, False)
+    return is_public_handler(request.match_info.handler)
 
 
 def bearer_secret(request: web.Request) -> str:

@@ -10,8 +10,9 @@ from aiohttp_apispec import docs
 from marshmallow import Schema
 from tortoise.queryset import QuerySet
 
+from service.domain.tokens import Actor
 from service.errors import APIError
-from service.keys import BODY, QUERY
+from service.keys import BODY, PRINCIPAL, QUERY
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,14 +23,31 @@ ID_PATTERN = r"{id:\d{1,9}}"
 
 
 def operation(
-    *, tags: list[str], summary: str, description: str = "", errors: Iterable[type[APIError]] = ()
+    *,
+    tags: list[str],
+    summary: str,
+    description: str = "",
+    errors: Iterable[type[APIError]] = (),
+    headers: dict[str, str] | None = None,
 ) -> Callable[[F], F]:
-    """OpenAPI metadata for a handler; `errors` lists the failures beyond the generic ones."""
-    return docs(tags=tags, summary=summary, description=description, errors=list(errors))
+    """OpenAPI metadata for a handler; `errors` lists the failures beyond the generic ones,
+    `headers` the request headers it reads (name: description)."""
+    return docs(
+        tags=tags,
+        summary=summary,
+        description=description,
+        errors=list(errors),
+        request_headers=headers or {},
+    )
 
 
 def record_id(request: web.Request) -> int:
     return int(request.match_info["id"])
+
+
+def actor(request: web.Request) -> Actor:
+    """The calling token, as the `created_by` of the tasks and deployments it starts."""
+    return request[PRINCIPAL].actor
 
 
 def body(request: web.Request) -> dict[str, Any]:
@@ -82,11 +100,12 @@ async def paginate(queryset: QuerySet[Any], params: dict[str, Any], item: Schema
     """
     page, per_page = params["page"], params["per_page"]
     total = await queryset.count()
+    columns = {name: field.attribute or name for name, field in item.dump_fields.items()}
     rows = (
         await queryset.order_by(*ordering(params["sort"]))
         .offset((page - 1) * per_page)
         .limit(per_page)
-        .values(*item.dump_fields)
+        .values(**columns)
     )
     return web.json_response(
         {

@@ -7,6 +7,7 @@ from aiohttp_apispec import querystring_schema, request_schema, response_schema
 from service.api.access import visible
 from service.api.common import (
     ID_PATTERN,
+    actor,
     body,
     filter_by,
     operation,
@@ -31,6 +32,7 @@ from service.api.schemas import (
 from service.api.tasks import accepted
 from service.domain import deployments
 from service.domain.records import get_or_404
+from service.domain.tokens import Actor
 from service.errors import Conflict, NotFound
 from service.keys import ENGINE, SETTINGS
 from service.models import Deployment, Task
@@ -42,7 +44,7 @@ TAGS = ["deployments"]
 LOG_LINES = 500
 
 
-def _options(request_body: dict) -> dict:
+def deploy_options(request_body: dict) -> dict:
     """The deploy options as the deploy task stores them (flat, role-shaped names)."""
     health = request_body.get("health") or {}
     hooks = request_body.get("hooks") or {}
@@ -59,7 +61,7 @@ def _options(request_body: dict) -> dict:
     }
 
 
-def _accepted(deployment: Deployment, task: Task) -> web.Response:
+def accepted_deployment(deployment: Deployment, task: Task) -> web.Response:
     links = {
         "self": f"/api/v1/deployments/{deployment.id}/status",
         "task": f"/api/v1/tasks/{task.id}",
@@ -85,7 +87,12 @@ def _accepted(deployment: Deployment, task: Task) -> web.Response:
 @request_schema(DeploySchema)
 @response_schema(DeploymentAcceptedSchema, 202, description="The deployment and its task.")
 async def deploy_app(request: web.Request) -> web.Response:
-    data = body(request)
+    return await start_deploy(request, body(request), actor(request))
+
+
+async def start_deploy(request: web.Request, data: dict, created_by: Actor) -> web.Response:
+    """Deploy `data["version_id"]` of the app in the path (a DeploySchema body): for a
+    token (POST /apps/{id}/deploy) or for the app's deploy hook."""
     deployment, task = await deployments.deploy(
         request.config_dict[ENGINE],
         request.config_dict[SETTINGS],
@@ -93,10 +100,11 @@ async def deploy_app(request: web.Request) -> web.Response:
         {
             "version_id": data["version_id"],
             "strategy": data["strategy"].value,
-            "options": _options(data),
+            "options": deploy_options(data),
         },
+        created_by=created_by,
     )
-    return _accepted(deployment, task)
+    return accepted_deployment(deployment, task)
 
 
 @operation(
@@ -112,9 +120,10 @@ async def rollback_app(request: web.Request) -> web.Response:
         request.config_dict[ENGINE],
         request.config_dict[SETTINGS],
         record_id(request),
-        {"version_id": data.get("version_id"), "options": _options(data)},
+        {"version_id": data.get("version_id"), "options": deploy_options(data)},
+        created_by=actor(request),
     )
-    return _accepted(deployment, task)
+    return accepted_deployment(deployment, task)
 
 
 @operation(
@@ -130,7 +139,10 @@ async def rollback_app(request: web.Request) -> web.Response:
 )
 @response_schema(TaskAcceptedSchema, 202, description="The queued reconcile task.")
 async def reconcile_app(request: web.Request) -> web.Response:
-    return accepted(await deployments.reconcile(request.config_dict[ENGINE], record_id(request)))
+    engine = request.config_dict[ENGINE]
+    return accepted(
+        await deployments.reconcile(engine, record_id(request), created_by=actor(request))
+    )
 
 
 @operation(tags=TAGS, summary="List deployments (filter by app, status and time)")

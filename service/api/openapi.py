@@ -36,7 +36,8 @@ OPENAPI_VERSION = "3.0.3"
 DESCRIPTION = """\
 Provision and deploy to Linux servers by running real Ansible playbooks.
 
-**Authentication.** Every endpoint except `/health` needs `Authorization: Bearer <token>`.
+**Authentication.** Every endpoint except `/health` needs `Authorization: Bearer <token>`;
+the deploy hook (`POST /apps/{id}/deploy-hook`) is signed with the app's hook secret instead.
 Tokens are created with `pb-deployer token create --name NAME --role ROLE` or `POST /tokens`.
 
 **Roles.** A token is a `viewer` (reads everything, WebSocket included), a `deployer` (also
@@ -111,16 +112,16 @@ def _path_schema(key: str) -> dict[str, Any]:
     return {"type": "string", "maxLength": 255}
 
 
-def _operation(handler: Any, path_keys: list[str], role: Role) -> dict[str, Any]:
+def _operation(handler: Any, path_keys: list[str], role: Role | None) -> dict[str, Any]:
     meta = handler.__apispec__
     is_public = getattr(handler, PUBLIC_ATTRIBUTE, False)
     operation: dict[str, Any] = {
         "tags": meta.get("tags", []),
         "summary": meta.get("summary", ""),
         "operationId": handler.__name__,
-        "x-required-role": str(role),
+        "x-required-role": str(role) if role else "none",
     }
-    needs = f"**Role:** `{role}` or above."
+    needs = f"**Role:** `{role}` or above." if role else "**Role:** none (no token)."
     operation["description"] = (
         f"{meta['description']}\n\n{needs}" if meta.get("description") else needs
     )
@@ -128,10 +129,14 @@ def _operation(handler: Any, path_keys: list[str], role: Role) -> dict[str, Any]
         {"in": "path", "name": key, "required": True, "schema": _path_schema(key)}
         for key in path_keys
     ]
+    parameters += [
+        {"in": "header", "name": name, "description": text, "schema": {"type": "string"}}
+        for name, text in meta.get("request_headers", {}).items()
+    ]
     errors: list[type[APIError]] = [APIError]
     if not is_public:
         errors.append(Unauthorized)
-    if role != Role.VIEWER:
+    if role not in (Role.VIEWER, None):
         errors.append(Forbidden)
     for spec in meta.get("schemas", []):
         errors.append(ValidationFailed)

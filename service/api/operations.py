@@ -5,7 +5,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apispec import request_schema, response_schema
 
-from service.api.common import ID_PATTERN, body, operation, record_id
+from service.api.common import ID_PATTERN, actor, body, operation, record_id
 from service.api.schemas import AuditReportSchema, LockdownSchema, SetupSchema, TaskAcceptedSchema
 from service.api.tasks import accepted
 from service.domain.records import get_or_404
@@ -21,7 +21,8 @@ async def start(
     request: web.Request, kind: TaskKind, params: dict[str, Any] | None = None
 ) -> web.Response:
     server = await get_or_404(Server, record_id(request))
-    return accepted(await request.config_dict[ENGINE].submit(kind, server, params))
+    engine = request.config_dict[ENGINE]
+    return accepted(await engine.submit(kind, server, params, created_by=actor(request)))
 
 
 @operation(

@@ -121,6 +121,30 @@ class TimestampedSchema(Schema):
     updated = fields.DateTime(dump_only=True)
 
 
+class CreatedBySchema(TimestampedSchema):
+    """A record someone asked for (tasks, deployments): who it was."""
+
+    created_by = fields.Integer(
+        attribute="created_by_id",
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "The id of the token that asked for it (see GET /tokens; a revoked "
+            "token keeps its row); null when the deploy hook or the service itself did.",
+            "example": 2,
+        },
+    )
+    actor = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "Who asked: the token's name at the time, `deploy-hook` or "
+            "`scheduler`; null for work the service queued itself (a reconcile after a cut).",
+            "example": "ci",
+        },
+    )
+
+
 class ServerSchema(TimestampedSchema):
     name = fields.String(required=True, validate=NAME, metadata={"example": "web-1"})
     host = fields.String(required=True, validate=HOST, metadata={"example": "203.0.113.10"})
@@ -188,7 +212,7 @@ class VersionSchema(TimestampedSchema):
     uploaded_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
-class TaskSchema(TimestampedSchema):
+class TaskSchema(CreatedBySchema):
     kind = fields.Enum(TaskKind, by_value=True, dump_only=True)
     server_ids = fields.List(fields.Integer(), dump_only=True)
     status = fields.Enum(TaskStatus, by_value=True, dump_only=True)
@@ -502,7 +526,7 @@ class RollbackSchema(DeployOptionsSchema):
     )
 
 
-class DeploymentSchema(TimestampedSchema):
+class DeploymentSchema(CreatedBySchema):
     app_id = fields.Integer(dump_only=True)
     version_id = fields.Integer(dump_only=True)
     kind = fields.Enum(DeploymentKind, by_value=True, dump_only=True)

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
 
-from service.api.common import body, operation, query
+from service.api.common import actor, body, operation, query
 from service.api.schemas import (
     ServiceActionSchema,
     ServiceListSchema,
@@ -77,7 +77,9 @@ async def _run_and_wait(request: web.Request, params: dict[str, Any]) -> Task:
     server, unit = await _target(request)
     engine = request.config_dict[ENGINE]
     timeout = request.config_dict[SETTINGS].service_read_timeout
-    task = await engine.submit(TaskKind.SERVICE, server, {"service_name": unit, **params})
+    task = await engine.submit(
+        TaskKind.SERVICE, server, {"service_name": unit, **params}, created_by=actor(request)
+    )
     timed_out = False
     try:
         async with asyncio.timeout(timeout):
@@ -173,7 +175,10 @@ async def service_logs(request: web.Request) -> web.Response:
 async def control_service(request: web.Request) -> web.Response:
     server, unit = await _target(request)
     params = {"service_name": unit, "action": body(request)["action"]}
-    return accepted(await request.config_dict[ENGINE].submit(TaskKind.SERVICE, server, params))
+    engine = request.config_dict[ENGINE]
+    return accepted(
+        await engine.submit(TaskKind.SERVICE, server, params, created_by=actor(request))
+    )
 
 
 def register(app: web.Application) -> None:

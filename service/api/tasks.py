@@ -6,6 +6,7 @@ from aiohttp_apispec import querystring_schema, request_schema, response_schema
 from service.api.access import visible
 from service.api.common import (
     ID_PATTERN,
+    actor,
     body,
     filter_by,
     operation,
@@ -117,7 +118,11 @@ async def cancel_task(request: web.Request) -> web.Response:
 async def retry_task(request: web.Request) -> web.Response:
     task = await get_or_404(Task, record_id(request))
     engine = request.config_dict[ENGINE]
-    return accepted(await engine.retry(task, failed_hosts_only=body(request)["failed_hosts_only"]))
+    return accepted(
+        await engine.retry(
+            task, failed_hosts_only=body(request)["failed_hosts_only"], created_by=actor(request)
+        )
+    )
 
 
 def register(app: web.Application) -> None:

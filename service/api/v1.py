@@ -4,10 +4,12 @@ from aiohttp import web
 
 from service.api import (
     apps,
-    audits,
+    audit_log,
+    deploy_hooks,
     deployments,
     health,
     operations,
+    security_audits,
     servers,
     services,
     tasks,
@@ -25,11 +27,13 @@ RESOURCES = (
     apps,
     versions,
     deployments,
+    deploy_hooks,
     tasks,
     operations,
-    audits,
+    security_audits,
     services,
     tokens,
+    audit_log,
     handler,
 )
 

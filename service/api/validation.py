@@ -7,7 +7,8 @@ Every JSON body is read and decoded here, in `APIParser.load_json`, and nowhere 
 
 import asyncio
 import json
-from typing import Any, NoReturn
+from collections.abc import Awaitable, Callable
+from typing import Any, NoReturn, TypeVar
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
@@ -17,6 +18,10 @@ from webargs.aiohttpparser import AIOHTTPParser, is_json_request
 
 from service.errors import InvalidJSON, RequestTimeout, UnsupportedMediaType, ValidationFailed
 from service.keys import BODY, QUERY, SETTINGS
+
+F = TypeVar("F", bound=Callable[..., Any])
+BodyCheck = Callable[[web.Request, bytes], Awaitable[None]]
+VERIFY_ATTRIBUTE = "__pbd_verify_body__"
 
 CONTENT_CODINGS = {"", "identity", "gzip", "deflate"}
 """The request Content-Encodings aiohttp decodes; anything else would reach us still encoded."""
@@ -100,8 +105,23 @@ async def parse_inputs(request: web.Request, schemas: list[dict[str, Any]]) -> N
         request[QUERY if location in {"query", "querystring"} else BODY] = data
 
 
+def body_verified_by(check: BodyCheck) -> Callable[[F], F]:
+    """Have `check` see the raw body before anything parses it (it raises to refuse it):
+    a signature is over the exact bytes, and nothing unauthenticated is parsed."""
+
+    def mark(handler: F) -> F:
+        setattr(handler, VERIFY_ATTRIBUTE, check)
+        return handler
+
+    return mark
+
+
 @web.middleware
 async def validation_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    check = getattr(request.match_info.handler, VERIFY_ATTRIBUTE, None)
+    if check is not None:
+        check_content_encoding(request)
+        await check(request, await read_body(request))
     schemas = getattr(request.match_info.handler, "__schemas__", None)
     if schemas:
         await parse_inputs(request, schemas)

@@ -8,6 +8,7 @@ from tortoise.queryset import QuerySet
 
 from service.config import Settings
 from service.domain.records import get_or_404, require_reference
+from service.domain.tokens import Actor
 from service.domain.uploads import stored_zip
 from service.errors import Conflict, ValidationFailed
 from service.models import (
@@ -71,9 +72,12 @@ async def _start(
     strategy: str,
     options: dict[str, Any],
     params: dict[str, Any],
+    created_by: Actor,
 ) -> tuple[Deployment, Task]:
     servers = await app_servers(app)
     deployment = await Deployment.create(
+        created_by_id=created_by.token_id,
+        actor=created_by.name,
         app_id=app.id,
         version_id=version.id,
         kind=kind,
@@ -89,12 +93,18 @@ async def _start(
         server_ids=[server.id for server in servers],
         app_id=app.id,
         deployment_id=deployment.id,
+        created_by=created_by,
     )
     return deployment, task
 
 
 async def deploy(
-    engine: TaskEngine, settings: Settings, app_id: int, request: dict[str, Any]
+    engine: TaskEngine,
+    settings: Settings,
+    app_id: int,
+    request: dict[str, Any],
+    *,
+    created_by: Actor,
 ) -> tuple[Deployment, Task]:
     app = await get_or_404(App, app_id)
     version = await require_reference(Version, "version_id", request["version_id"])
@@ -115,18 +125,30 @@ async def deploy(
         release_id=release_id(version.version_number, datetime.now(UTC)),
     )
     return await _start(
-        engine, app, version, DeploymentKind.DEPLOY, request["strategy"], request["options"], params
+        engine,
+        app,
+        version,
+        DeploymentKind.DEPLOY,
+        request["strategy"],
+        request["options"],
+        params,
+        created_by,
     )
 
 
 async def rollback(
-    engine: TaskEngine, settings: Settings, app_id: int, request: dict[str, Any]
+    engine: TaskEngine,
+    settings: Settings,
+    app_id: int,
+    request: dict[str, Any],
+    *,
+    created_by: Actor,
 ) -> tuple[Deployment, Task]:
     """To a named version (deployed again from its stored zip), or to the previous release."""
     app = await get_or_404(App, app_id)
     if request.get("version_id") is not None:
         again = {**request, "strategy": "rolling"}
-        deployment, task = await deploy(engine, settings, app_id, again)
+        deployment, task = await deploy(engine, settings, app_id, again, created_by=created_by)
         await Deployment.filter(id=deployment.id).update(kind=DeploymentKind.ROLLBACK)
         deployment.kind = DeploymentKind.ROLLBACK
         return deployment, task
@@ -139,11 +161,18 @@ async def rollback(
         app, version, settings, rollback_to=previous.release_id, release_id=previous.release_id
     )
     return await _start(
-        engine, app, version, DeploymentKind.ROLLBACK, "rolling", request["options"], params
+        engine,
+        app,
+        version,
+        DeploymentKind.ROLLBACK,
+        "rolling",
+        request["options"],
+        params,
+        created_by,
     )
 
 
-async def reconcile(engine: TaskEngine, app_id: int) -> Task:
+async def reconcile(engine: TaskEngine, app_id: int, *, created_by: Actor) -> Task:
     """Queue a reconcile of the app's servers with what they really serve (after the tasks
     already queued on them); the latest deployment's records follow the hosts."""
     app = await get_or_404(App, app_id)
@@ -155,6 +184,7 @@ async def reconcile(engine: TaskEngine, app_id: int) -> Task:
         reconcile_params(app, latest),
         server_ids=[server.id for server in servers],
         app_id=app.id,
+        created_by=created_by,
     )
 
 

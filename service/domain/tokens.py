@@ -34,6 +34,18 @@ def expiry(lifetime: str | None, now: datetime | None = None) -> datetime | None
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who asked for a task or deployment (its `created_by` and `actor`): a token, or a
+    component of the service with a token id of None."""
+
+    token_id: int | None
+    name: str
+
+
+DEPLOY_HOOK = Actor(token_id=None, name="deploy-hook")
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who is calling: the token's id, name and role, and what it may see.
 
@@ -57,6 +69,10 @@ class Principal:
             apps=frozenset(token.scope_apps or ()) if scoped else None,
             servers=frozenset(token.scope_servers or ()) if scoped else None,
         )
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(token_id=self.token_id, name=self.name)
 
     @property
     def scoped(self) -> bool:

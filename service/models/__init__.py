@@ -1,13 +1,14 @@
 """Tortoise ORM models: the service's whole persistent state."""
 
-from service.models.apps import App, AppStatus
-from service.models.audits import AuditReport, AuditSchedule, FiredOccurrence
+from service.models.apps import App, AppStatus, DeployHook
+from service.models.audit import AuditRecord
 from service.models.deployments import (
     Deployment,
     DeploymentKind,
     DeploymentStatus,
     DeployStrategy,
 )
+from service.models.security_audits import AuditReport, AuditSchedule, FiredOccurrence
 from service.models.servers import Server
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
 from service.models.tokens import ApiToken, Role
@@ -17,8 +18,10 @@ __all__ = [
     "ApiToken",
     "App",
     "AppStatus",
+    "AuditRecord",
     "AuditReport",
     "AuditSchedule",
+    "DeployHook",
     "DeployStrategy",
     "Deployment",
     "DeploymentKind",

@@ -3,6 +3,7 @@
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.models import Model
 
 from service.models.base import TimestampedModel
 
@@ -31,3 +32,18 @@ class App(TimestampedModel):
     class Meta:
         table = "apps"
         ordering = ("id",)
+
+
+class DeployHook(Model):
+    """An app's incoming deploy hook: the HMAC key its callers sign request bodies with.
+
+    Kept apart from `App` so that nothing that reads apps (API, inventories) ever holds it.
+    """
+
+    id = fields.IntField(primary_key=True)
+    app = fields.OneToOneField("models.App", related_name="deploy_hook", on_delete=fields.CASCADE)
+    secret = fields.CharField(max_length=128)
+    created = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "deploy_hooks"

@@ -40,6 +40,12 @@ class Deployment(TimestampedModel):
     host_results = fields.JSONField(default=dict)
     error = fields.TextField(null=True)
     logs = fields.TextField(default="")
+    created_by = fields.ForeignKeyField(
+        "models.ApiToken", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    """The token that asked for it; null for the deploy hook or the scheduler (see `actor`)."""
+    actor = fields.CharField(max_length=64, null=True)
+    """Who asked: the token's name at that time, `deploy-hook` or `scheduler`."""
     started_at = fields.DatetimeField(null=True)
     completed_at = fields.DatetimeField(null=True)
 

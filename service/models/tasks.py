@@ -78,6 +78,12 @@ class Task(TimestampedModel):
     """ansible-playbook's pid while running, to kill a run orphaned by a service crash."""
     last_seq = fields.IntField(default=0)
     """Sequence number of the task's last stored event (continues across attempts)."""
+    created_by = fields.ForeignKeyField(
+        "models.ApiToken", related_name=False, null=True, on_delete=fields.SET_NULL
+    )
+    """The token that asked for it; null for the deploy hook or the scheduler (see `actor`)."""
+    actor = fields.CharField(max_length=64, null=True)
+    """Who asked: the token's name at that time, `deploy-hook` or `scheduler`."""
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
 

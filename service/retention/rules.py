@@ -14,7 +14,7 @@ from tortoise.functions import Max
 from tortoise.models import Model
 
 from service.config import ENV_PREFIX, Settings
-from service.models import Deployment, Task, TaskEvent, TaskKind, TaskStatus
+from service.models import AuditRecord, Deployment, Task, TaskEvent, TaskKind, TaskStatus
 from service.models.tasks import FINISHED_STATUSES
 
 SERVICE_CHECKS_READ = 500
@@ -130,5 +130,7 @@ RULES: tuple[RetentionRule, ...] = (
         in_use=tasks_in_use,
         children=((TaskEvent, "task_id"),),
     ),
+    RetentionRule(AuditRecord, "at", "audit_log_retention_days"),
 )
-"""Applied in this order: old events of finished tasks, then old finished tasks."""
+"""Applied in this order: old events of finished tasks, then old finished tasks, then old
+audit log records."""

@@ -9,7 +9,7 @@ down are not caught up one by one: the latest of them fires once.
 import asyncio
 import logging
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 
@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 
 LOOP_NAME = "audit-scheduler"
 """The name of the scheduler's task (and of its naps on the clock)."""
+KEEP_FIRED = timedelta(days=1)
+"""Fired occurrences are kept this long behind a server's latest: older ones can no longer
+be due anywhere (a schedule's `done_through` is past them), so the table stays small."""
 
 MAX_NAP = 60.0
 """The longest the scheduler sleeps without looking again: a schedule set through another
@@ -99,6 +102,9 @@ class AuditScheduler:
         await AuditSchedule.filter(id=schedule.id, done_through__lt=occurrence).update(
             done_through=occurrence
         )
+        await FiredOccurrence.filter(
+            server_id=schedule.server_id, occurrence__lt=occurrence - KEEP_FIRED
+        ).delete()
         if fired is None:
             return
         task = await self.engine.submit(

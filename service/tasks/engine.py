@@ -27,6 +27,7 @@ from service.ansible.inventory import render_inventory
 from service.ansible.runner import PlaybookSpec, RunControl, RunResult, run_playbook
 from service.ansible.sshkeys import control_dir, ensure_service_key
 from service.config import Settings
+from service.domain.tokens import Actor
 from service.errors import Conflict
 from service.models import Server, Task, TaskKind, TaskStatus
 from service.models.tasks import FINISHED_STATUSES
@@ -158,8 +159,10 @@ class TaskEngine:
         server_ids: list[int] | None = None,
         app_id: int | None = None,
         deployment_id: int | None = None,
+        created_by: Actor | None = None,
     ) -> Task:
-        """Queue a run on `server` (plus `server_ids`, for an app on several servers)."""
+        """Queue a run on `server` (plus `server_ids`, for an app on several servers);
+        `created_by` is who asked (None: the service itself, e.g. a reconcile after a cut)."""
         task = await Task.create(
             kind=kind,
             server=server,
@@ -170,6 +173,8 @@ class TaskEngine:
             max_attempts=self.settings.unreachable_attempts if KINDS[kind].retry_unreachable else 1,
             limit_hosts=limit_hosts,
             retry_of=retry_of,
+            created_by_id=created_by.token_id if created_by else None,
+            actor=created_by.name if created_by else None,
         )
         await self._status_changed(task)
         self._wakeup.set()
@@ -238,7 +243,9 @@ class TaskEngine:
                 details={"tasks": task_ids},
             ) from None
 
-    async def retry(self, task: Task, *, failed_hosts_only: bool) -> Task:
+    async def retry(
+        self, task: Task, *, failed_hosts_only: bool, created_by: Actor | None = None
+    ) -> Task:
         if task.status not in FINISHED_STATUSES or task.status == TaskStatus.SUCCESSFUL:
             raise Conflict(
                 f"Only a finished, unsuccessful task can be retried (it is {task.status.value})."
@@ -261,6 +268,7 @@ class TaskEngine:
             server_ids=task.server_ids,
             app_id=task.app_id,
             deployment_id=task.deployment_id,
+            created_by=created_by,
         )
 
     async def wait(self, task_id: int) -> None:

@@ -20,7 +20,7 @@ from service.ansible.inventory import connection_vars
 from service.ansible.runner import RunResult
 from service.ansible.sshkeys import public_key_of
 from service.config import Settings
-from service.domain import audits
+from service.domain import security_audits
 from service.models import Server, Task, TaskKind
 from service.tasks import deploy
 
@@ -180,7 +180,7 @@ async def finish_audit(
     report = host_report(result, "audit", server)
     summary["report"] = report
     if result.status == "successful" and report:
-        record = await audits.record_report(task, server, report, datetime.now(UTC))
+        record = await security_audits.record_report(task, server, report, datetime.now(UTC))
         if record.drift is not None:
             summary["drift"] = record.drift
 

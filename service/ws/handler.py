@@ -21,6 +21,7 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from aiohttp_apispec import response_schema
 
 from service.api.access import allowed_topics, topic_visible
+from service.api.audit_log import record_ws_login
 from service.api.auth import public
 from service.api.common import operation
 from service.domain import tokens
@@ -161,9 +162,11 @@ async def websocket(request: web.Request) -> web.WebSocketResponse:
     await ws.prepare(request)
     who = await _authenticate(request, ws)
     if who is None:
+        await record_ws_login(request, 401)
         await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"unauthorized")
         return ws
     request[PRINCIPAL] = who
+    await record_ws_login(request, 101)
     hub = request.config_dict[HUB]
     subscriber = hub.add(ws, allowed_topics(who))
     sender = asyncio.create_task(subscriber.run_sender())

@@ -13,24 +13,38 @@ from service.storage.db import database, tortoise_config
 BEFORE = MigrationTarget("models", "0004_deployments")
 
 
+async def old_task(
+    connection, server_id: int, status: TaskStatus, retry_of: int | None = None
+) -> int:
+    """A task row as 0004's schema holds it (today's model has columns it lacks)."""
+    return await connection.execute_insert(
+        'INSERT INTO "tasks" ("created", "updated", "kind", "status", "params", "attempts", '
+        '"max_attempts", "cancel_requested", "progress", "server_id", "last_seq", "retry_of_id", '
+        "\"server_ids\") VALUES (CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, ?, ?, '{}', 0, 1, 0, "
+        "'{}', ?, 0, ?, '[]')",
+        [TaskKind.SETUP.value, status.value, server_id, retry_of],
+    )
+
+
 async def test_upgrade_keeps_events_and_retry_links_and_then_outlives_the_server(tmp_path):
     url = f"sqlite://{tmp_path / 'old.sqlite3'}"
     config = tortoise_config(url)
     old = await Tortoise.init(config=config, _enable_global_fallback=True)
     try:
         await MigrationExecutor(old.connections.get("default"), config["apps"]).migrate([BEFORE])
+        connection = old.connections.get("default")
         server = await Server.create(name="web-1", host="10.0.0.5")
-        first = await Task.create(kind=TaskKind.SETUP, server=server, status=TaskStatus.FAILED)
-        retry = await Task.create(kind=TaskKind.SETUP, server=server, retry_of=first)
-        await TaskEvent.create(task=first, counter=1, event="playbook_on_start")
+        first_id = await old_task(connection, server.id, TaskStatus.FAILED)
+        retry_id = await old_task(connection, server.id, TaskStatus.QUEUED, retry_of=first_id)
+        await TaskEvent.create(task_id=first_id, counter=1, event="playbook_on_start")
     finally:
         await old.close_connections()
 
     async with database(url):
-        assert await TaskEvent.filter(task_id=first.id).count() == 1
-        assert (await Task.get(id=retry.id)).retry_of_id == first.id
+        assert await TaskEvent.filter(task_id=first_id).count() == 1
+        assert (await Task.get(id=retry_id)).retry_of_id == first_id
         await Server.filter(id=server.id).delete()
 
-        assert (await Task.get(id=first.id)).server_id is None
-        assert await TaskEvent.filter(task_id=first.id).count() == 1
-        assert (await Task.get(id=retry.id)).retry_of_id == first.id
+        assert (await Task.get(id=first_id)).server_id is None
+        assert await TaskEvent.filter(task_id=first_id).count() == 1
+        assert (await Task.get(id=retry_id)).retry_of_id == first_id

@@ -244,6 +244,17 @@ async def test_occurrences_missed_while_down_fire_once_for_the_latest(service, a
     assert len(await scheduled_audits()) == 1
 
 
+async def test_fired_occurrences_older_than_a_day_are_forgotten(api, server, clock):
+    await put_schedule(api, server, "0 * * * *", clock=clock)
+    for _ in range(30):
+        await move(clock, hours=1)
+
+    assert len(await scheduled_audits()) == 30
+    kept = await FiredOccurrence.all().order_by("occurrence").values_list("occurrence", flat=True)
+    assert kept[-1] == START + timedelta(hours=30)
+    assert kept[0] == START + timedelta(hours=6)  # a day before the latest
+
+
 async def test_two_schedulers_on_one_database_fire_an_occurrence_once(api, server, client, clock):
     engine = client.server.app[ENGINE]
     second = AuditScheduler(engine, clock)

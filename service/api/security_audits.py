@@ -8,14 +8,14 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from service.api.common import ID_PATTERN, body, no_content, operation, paginate, query, record_id
 from service.api.schemas import PageQuerySchema, page_schema, sort_field
-from service.domain import audits
+from service.domain import security_audits
 from service.domain.records import get_or_404
 from service.errors import NotFound
 from service.keys import SCHEDULER
 from service.models import AuditReport, AuditSchedule, Server
 from service.scheduling.cron import CronError, check_cron, next_occurrence
 
-TAGS = ["audits"]
+TAGS = ["security audits"]
 
 
 def valid_cron(expression: str) -> None:
@@ -117,7 +117,7 @@ def schedule_response(request: web.Request, schedule: AuditSchedule) -> web.Resp
 @response_schema(SCHEDULE, 200, description="The schedule and its next occurrence.")
 async def put_schedule(request: web.Request) -> web.Response:
     now = request.config_dict[SCHEDULER].clock.now()
-    schedule = await audits.set_schedule(record_id(request), body(request)["cron"], now)
+    schedule = await security_audits.set_schedule(record_id(request), body(request)["cron"], now)
     request.config_dict[SCHEDULER].schedules_changed()
     return schedule_response(request, schedule)
 
@@ -125,13 +125,13 @@ async def put_schedule(request: web.Request) -> web.Response:
 @operation(tags=TAGS, summary="The server's audit schedule", errors=[NotFound])
 @response_schema(SCHEDULE, 200, description="The schedule and its next occurrence.")
 async def get_schedule(request: web.Request) -> web.Response:
-    return schedule_response(request, await audits.get_schedule(record_id(request)))
+    return schedule_response(request, await security_audits.get_schedule(record_id(request)))
 
 
 @operation(tags=TAGS, summary="Stop auditing the server on a schedule", errors=[NotFound])
 @response_schema(None, 204, description="Deleted.")
 async def delete_schedule(request: web.Request) -> web.Response:
-    await audits.delete_schedule(record_id(request))
+    await security_audits.delete_schedule(record_id(request))
     request.config_dict[SCHEDULER].schedules_changed()
     return no_content()
 
