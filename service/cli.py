@@ -1,4 +1,6 @@
-"""The `pb-deployer` command: serve the API, manage tokens, export the OpenAPI document."""
+"""The `pb-deployer` command: serve the API, manage tokens, export the OpenAPI document
+(server-side commands, here), and drive a running service (client commands, in
+`service.client`)."""
 
 import argparse
 import asyncio
@@ -7,7 +9,9 @@ import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
+import shtab
 from aiohttp import web
 
 from service import __version__, systemd_unit
@@ -16,6 +20,7 @@ from service.ansible.sshkeys import ensure_service_key
 from service.api.openapi import build_openapi, openapi_yaml
 from service.api.v1 import create_v1_app
 from service.app import create_app
+from service.client import commands as client
 from service.config import ConfigError, Settings
 from service.domain import tokens
 from service.errors import APIError, NotFound
@@ -270,8 +275,48 @@ def install_service(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A parser whose usage errors exit with `usage_exit_code`: 2 for the server-side
+    commands, as before; 3 for the client commands, whose 2 means "cancelled"."""
+
+    def __init__(self, *args: Any, usage_exit_code: int = 2, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.usage_exit_code = usage_exit_code
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(self.usage_exit_code, f"{self.prog}: error: {message}\n")
+
+
+COMPLETION_HELP = "print a bash or zsh completion script"
+
+
+def completion(args: argparse.Namespace, settings: Settings) -> int:
+    """Shell completion generated from this very parser, so it never falls behind."""
+    print(shtab.complete(_parser(), args.shell))
+    return 0
+
+
+class _GroupedHelp(argparse.RawDescriptionHelpFormatter):
+    """Leaves the listing of commands to the epilog, which shows server-side and client
+    commands apart (the subparsers stay visible to shell completion)."""
+
+    def add_argument(self, action: argparse.Action) -> None:
+        if not isinstance(action, argparse._SubParsersAction):
+            super().add_argument(action)
+
+
+def _command_list(title: str, entries: Sequence[tuple[str, str]]) -> str:
+    return "\n".join([f"{title}:", *(f"  {name:<16}{help}" for name, help in entries)])
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pb-deployer", description=__doc__)
+    parser = CommandParser(
+        prog="pb-deployer",
+        description="Provision servers and deploy apps with real Ansible playbooks: run the "
+        "service, or drive a running one.",
+        formatter_class=_GroupedHelp,
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     db = argparse.ArgumentParser(add_help=False)
     db.add_argument(
@@ -290,7 +335,12 @@ def _parser() -> argparse.ArgumentParser:
         help="database, SSH key, uploads and runs (env PBD_DATA_DIR; default "
         "/var/lib/pb-deployer as root, else ~/.local/share/pb-deployer)",
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        prog="pb-deployer",
+    )
 
     serve_cmd = commands.add_parser("serve", parents=[db], help="run the API server")
     serve_cmd.add_argument("--host", help="listen address (env PBD_HOST; default 127.0.0.1)")
@@ -382,11 +432,31 @@ def _parser() -> argparse.ArgumentParser:
     unit.add_argument("--port", type=int, help="listen port (default 8080)")
     unit.add_argument("--no-start", action="store_true", help="enable the unit, do not start it")
     unit.set_defaults(func=install_service)
+    server_side = [(action.dest, action.help or "") for action in commands._get_subactions()]
+
+    client_side = client.register(commands)
+    shells = commands.add_parser("completion", help=COMPLETION_HELP)
+    shells.add_argument("shell", choices=["bash", "zsh"])
+    shells.set_defaults(func=completion)
+    client_side.append(("completion", COMPLETION_HELP))
+    parser.epilog = "\n\n".join(
+        [
+            _command_list("server-side commands (on the service's machine)", server_side),
+            _command_list(
+                "client commands (talk to a running service: --url/--token, "
+                "PBD_URL/PBD_TOKEN or `login`)",
+                client_side,
+            ),
+            "`pb-deployer COMMAND --help` tells more.",
+        ]
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if hasattr(args, "client"):
+        return client.run(args)
     command: Command = args.func
     try:
         return command(args, _settings(args))

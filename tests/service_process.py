@@ -6,8 +6,9 @@ import re
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,3 +129,36 @@ async def running_service(data_dir: Path, **kwargs: object) -> AsyncIterator[Ser
         yield service
     finally:
         await service.stop()
+
+
+@contextmanager
+def service_in_thread(
+    data_dir: Path, **kwargs: object
+) -> Iterator[tuple[ServiceProcess, list[str]]]:
+    """The service for synchronous tests: its process lives on a loop in a thread of its own,
+    so its output keeps being read (a full pipe would block the service) while the test holds
+    the main thread. Yields the process and its output lines, growing as they come."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="service-process", daemon=True)
+    thread.start()
+
+    async def collect(service: ServiceProcess, output: list[str]) -> None:
+        while line := await service.process.stdout.readline():
+            output.append(line.decode(errors="replace"))
+
+    def run(work: object) -> object:
+        return asyncio.run_coroutine_threadsafe(work, loop).result(timeout=120)  # type: ignore[arg-type]
+
+    try:
+        service = run(start_service(data_dir, **kwargs))  # type: ignore[arg-type]
+        output = [service.output]
+        collecting = asyncio.run_coroutine_threadsafe(collect(service, output), loop)
+        try:
+            yield service, output
+        finally:
+            run(service.stop())
+            collecting.result(timeout=30)
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()

@@ -17,16 +17,14 @@ Reproducing a failure: every run fuzzes with a fixed seed and with a fresh rando
 named in the test's id (`[seed_N][METHOD /path]`); `PBD_FUZZ_SEED=N` replaces the random one.
 """
 
-import asyncio
 import io
 import os
 import re
 import secrets
 import socket
-import threading
 import time
 import zipfile
-from collections.abc import Awaitable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,7 +46,7 @@ from schemathesis.specs.openapi.checks import (
 from service.api.openapi import API_PREFIX, build_openapi
 from service.api.v1 import create_v1_app
 from service.models.tasks import FINISHED_STATUSES
-from tests.service_process import ServiceProcess, start_service
+from tests.service_process import service_in_thread
 
 FIXED_SEED = 20261201
 
@@ -112,20 +110,6 @@ class FuzzedService:
         return "".join(self.output)
 
 
-def _loop_in_thread() -> tuple[asyncio.AbstractEventLoop, threading.Thread]:
-    """The service process lives on its own loop, so its output keeps being read while the
-    synchronous fuzzer holds the main thread (a full pipe would block the service)."""
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="fuzzed-service", daemon=True)
-    thread.start()
-    return loop, thread
-
-
-async def _collect_output(service: ServiceProcess, output: list[str]) -> None:
-    while line := await service.process.stdout.readline():
-        output.append(line.decode(errors="replace"))
-
-
 def _wait_for_task(session: requests.Session, url: str) -> dict[str, Any]:
     for _ in range(600):
         task = session.get(url, timeout=10).json()
@@ -162,11 +146,6 @@ def _seed_records(session: requests.Session, api: str) -> None:
 
 @pytest.fixture(scope="module")
 def fuzzed_service(tmp_path_factory) -> Iterator[FuzzedService]:
-    loop, thread = _loop_in_thread()
-
-    def run(work: Awaitable[Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(work, loop).result(timeout=120)
-
     with socket.socket() as never_answers:
         never_answers.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
         port = never_answers.getsockname()[1]
@@ -175,10 +154,8 @@ def fuzzed_service(tmp_path_factory) -> Iterator[FuzzedService]:
             "PBD_WORKERS": "2",
             "PBD_UNREACHABLE_ATTEMPTS": "1",
         }
-        service = run(start_service(Path(tmp_path_factory.mktemp("fuzz")), extra_env=env))
-        output = [service.output]
-        collecting = asyncio.run_coroutine_threadsafe(_collect_output(service, output), loop)
-        try:
+        data_dir = Path(tmp_path_factory.mktemp("fuzz"))
+        with service_in_thread(data_dir, extra_env=env) as (service, output):
             assert service.token, service.output
             fuzzed = FuzzedService(service.base_url, service.token, output)
             with requests.Session() as session:
@@ -189,12 +166,6 @@ def fuzzed_service(tmp_path_factory) -> Iterator[FuzzedService]:
                 _assert_ssh_is_pinned(session, api, port)
                 _seed_records(session, api)
             yield fuzzed
-        finally:
-            run(service.stop())
-            collecting.result(timeout=30)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join()
-            loop.close()
 
 
 def _schema(seed: int, *, only_fuzzing: bool) -> Any:
