@@ -22,10 +22,12 @@ from service.keys import (
     NOTIFICATIONS,
     OPENAPI,
     RETENTION,
+    SCHEDULER,
     SETTINGS,
 )
 from service.notifications import Notifications
 from service.retention import RetentionJob
+from service.scheduling.scheduler import AuditScheduler
 from service.storage.db import database
 from service.storage.uploads import remove_partial_files
 from service.tasks.engine import TaskEngine
@@ -67,6 +69,15 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[ENGINE].start()
     yield
     await app[ENGINE].stop()
+
+
+async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Scheduled audits, queued through the engine at the times of the app's clock."""
+    scheduler = AuditScheduler(app[ENGINE], app.get(CLOCK))
+    app[SCHEDULER] = scheduler
+    scheduler.start()
+    yield
+    await scheduler.stop()
 
 
 async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -114,6 +125,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(notifications_ctx)
     app.cleanup_ctx.append(workers_ctx)
     app.cleanup_ctx.append(retention_ctx)
+    app.cleanup_ctx.append(scheduler_ctx)
     app.on_shutdown.append(close_websockets)
     install_health_checks(app)
     v1 = create_v1_app()

@@ -11,6 +11,7 @@ from service.config import Settings
 from service.domain.tokens import Principal
 from service.notifications import Notifications
 from service.retention import RetentionJob
+from service.scheduling.scheduler import AuditScheduler
 from service.tasks.engine import TaskEngine
 from service.ws.hub import Hub
 
@@ -32,3 +33,4 @@ NOTIFICATIONS = web.AppKey("notifications", Notifications)
 RETENTION = web.AppKey("retention", RetentionJob)
 CLOCK = web.AppKey("clock", Clock)
 """The clock of the background components (service/clock.py); tests set one they move."""
+SCHEDULER = web.AppKey("scheduler", AuditScheduler)

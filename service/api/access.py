@@ -44,6 +44,10 @@ RULES: dict[tuple[str, str], Role | None] = {
     ("POST", "/servers/{id}/security/lockdown"): D,
     ("POST", "/servers/{id}/security/audit"): D,
     ("GET", "/servers/{id}/security/audit"): V,
+    ("GET", "/servers/{id}/security/audits"): V,
+    ("GET", "/servers/{id}/audit-schedule"): V,
+    ("PUT", "/servers/{id}/audit-schedule"): A,
+    ("DELETE", "/servers/{id}/audit-schedule"): A,
     # Services on a server
     ("GET", "/services/{server_id}"): V,
     ("GET", "/services/{server_id}/{service_name}"): V,

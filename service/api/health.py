@@ -14,7 +14,7 @@ from service.api.auth import public
 from service.api.common import operation
 from service.api.schemas import HealthSchema
 from service.errors import ServiceUnavailable
-from service.keys import DATABASE, ENGINE, HEALTH_CHECKS, SETTINGS, HealthCheck
+from service.keys import DATABASE, ENGINE, HEALTH_CHECKS, SCHEDULER, SETTINGS, HealthCheck
 
 
 async def check_database(app: ChainMapProxy) -> dict[str, Any]:
@@ -57,6 +57,11 @@ async def check_workers(app: ChainMapProxy) -> dict[str, Any]:
     }
 
 
+async def check_scheduler(app: ChainMapProxy) -> dict[str, Any]:
+    """The audit scheduler's loop is running."""
+    return {"ok": app[SCHEDULER].alive()}
+
+
 async def run_check(check: HealthCheck, app: ChainMapProxy) -> dict[str, Any]:
     """A check that raises counts as failed; only the error's kind is reported."""
     try:
@@ -72,6 +77,7 @@ def install_health_checks(app: web.Application) -> None:
         "disk": check_disk,
         "ansible": check_ansible,
         "workers": check_workers,
+        "scheduler": check_scheduler,
     }
 
 

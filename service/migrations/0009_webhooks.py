@@ -7,7 +7,7 @@ from tortoise.fields.base import OnDelete
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0011_retry_of_index')]
+    dependencies = [('models', '0008_audit_log')]
 
     initial = False
 

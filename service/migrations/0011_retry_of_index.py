@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0008_audit_log')]
+    dependencies = [('models', '0010_audit_schedules')]
 
     initial = False
 

@@ -8,6 +8,7 @@ from service.models.deployments import (
     DeploymentStatus,
     DeployStrategy,
 )
+from service.models.security_audits import AuditReport, AuditSchedule, FiredOccurrence
 from service.models.servers import Server
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
 from service.models.tokens import ApiToken, Role
@@ -25,12 +26,15 @@ __all__ = [
     "App",
     "AppStatus",
     "AuditRecord",
+    "AuditReport",
+    "AuditSchedule",
     "DeliveryStatus",
     "DeployHook",
     "DeployStrategy",
     "Deployment",
     "DeploymentKind",
     "DeploymentStatus",
+    "FiredOccurrence",
     "Role",
     "Server",
     "Task",

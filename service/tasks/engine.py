@@ -516,6 +516,14 @@ class TaskEngine:
             task.status = status
             task.finished_at = datetime.now(UTC)
         await self._save_status(task)
+        if not retry:
+            self._publish_notices(task)
+
+    def _publish_notices(self, task: Task) -> None:
+        """The kind's named notices about a finished task (e.g. `audit.drift`)."""
+        notices = KINDS[task.kind].notices
+        for event, payload in notices(task) if notices is not None else []:
+            self.publisher.notice(event, payload, server_id=task.server_id, app_id=task.app_id)
 
     async def _finish_interrupted(self, running: Running) -> None:
         task = running.task

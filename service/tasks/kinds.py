@@ -20,6 +20,7 @@ from service.ansible.inventory import connection_vars
 from service.ansible.runner import RunResult
 from service.ansible.sshkeys import public_key_of
 from service.config import Settings
+from service.domain import security_audits
 from service.models import Server, Task, TaskKind
 from service.tasks import deploy
 
@@ -28,6 +29,7 @@ HostVars = Callable[[Task, list[Server]], dict[int, dict[str, Any]]]
 Hook = Callable[[Task], Awaitable[None]]
 Finish = Callable[[Task, list[Server], RunResult, dict[str, Any]], Awaitable[None]]
 FollowUp = Callable[[Task], Awaitable[tuple[TaskKind, dict[str, Any]] | None]]
+Notices = Callable[[Task], list[tuple[str, dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,8 @@ class KindSpec:
     after_cut: FollowUp | None = None
     """After a run was cut off (cancelled or interrupted): the kind and params of a task to
     queue on the same servers, e.g. the host-side cleanup that a killed run could not do."""
+    notices: Notices | None = None
+    """Named notices (event, payload) a finished task announces once its status is stored."""
 
 
 def host_report(result: RunResult, key: str, server: Server) -> Any:
@@ -170,8 +174,22 @@ def audit_vars(
 async def finish_audit(
     task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:
+    """The report goes into the task's result and the server's audit history; when a finding
+    that passed before fails now (or the score dropped), the result names that drift."""
     server = servers[0]
-    summary["report"] = host_report(result, "audit", server)
+    report = host_report(result, "audit", server)
+    summary["report"] = report
+    if result.status == "successful" and report:
+        record = await security_audits.record_report(task, server, report, datetime.now(UTC))
+        if record.drift is not None:
+            summary["drift"] = record.drift
+
+
+def audit_notices(task: Task) -> list[tuple[str, dict[str, Any]]]:
+    drift = (task.result or {}).get("drift")
+    if drift is None:
+        return []
+    return [("audit.drift", {"server_id": task.server_id, "task_id": task.id, **drift})]
 
 
 def service_vars(
@@ -225,7 +243,7 @@ KINDS: dict[TaskKind, KindSpec] = {
     TaskKind.SETUP: KindSpec("setup.yml", setup_vars, finish_setup),
     TaskKind.PACKAGES: KindSpec("setup.yml", setup_vars, finish_setup),
     TaskKind.LOCKDOWN: KindSpec("lockdown.yml", lockdown_vars, finish_lockdown),
-    TaskKind.AUDIT: KindSpec("audit.yml", audit_vars, finish_audit),
+    TaskKind.AUDIT: KindSpec("audit.yml", audit_vars, finish_audit, notices=audit_notices),
     TaskKind.SERVICE: KindSpec(
         "service.yml", service_vars, finish_service, retry_unreachable=False
     ),

@@ -60,12 +60,14 @@ async def make_task(
 
 
 class MovableClock:
-    """`now()` stands still until `advance`; each `sleep` is announced on `sleeps` and ends
-    once the clock has been moved past it."""
+    """`now()` stands still until `advance`; each `sleep` ends once the clock has been moved
+    past it. Every background component of the app sleeps on this clock; the sleeps of the
+    one under test (the asyncio task named `sleeper`) are announced on `sleeps`."""
 
-    def __init__(self, now: datetime = NOW) -> None:
+    def __init__(self, now: datetime = NOW, sleeper: str = "retention") -> None:
         self._now = now
         self._sleepers: list[tuple[datetime, asyncio.Future[None]]] = []
+        self.sleeper = sleeper
         self.sleeps: asyncio.Queue[float] = asyncio.Queue()
 
     def now(self) -> datetime:
@@ -74,7 +76,9 @@ class MovableClock:
     async def sleep(self, seconds: float) -> None:
         done = asyncio.get_running_loop().create_future()
         self._sleepers.append((self._now + timedelta(seconds=seconds), done))
-        self.sleeps.put_nowait(seconds)
+        task = asyncio.current_task()
+        if task is not None and task.get_name() == self.sleeper:
+            self.sleeps.put_nowait(seconds)
         await done
 
     def advance(self, seconds: float) -> None:

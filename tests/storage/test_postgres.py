@@ -65,6 +65,11 @@ async def test_the_api_on_postgresql(tmp_path, postgres_url):
             assert status == 202 and accepted["task"]["server_ids"] == [second]
             _, tasks = await call("GET", "tasks", params={"server_id": second})
             assert [t["id"] for t in tasks["items"]] == [accepted["task"]["id"]]
+            schedule = {"cron": "0 3 * * *"}
+            status, body = await call("PUT", f"servers/{second}/audit-schedule", json=schedule)
+            assert status == 200 and body["cron"] == "0 3 * * *", body
+            _, history = await call("GET", f"servers/{second}/security/audits")
+            assert history["total_items"] == 0
 
             assert (await call("DELETE", f"servers/{first}"))[0] == 409
             assert (await call("DELETE", f"servers/{first}", params={"cascade": "true"}))[0] == 204

@@ -1,0 +1,1 @@
+"""Work the service starts by itself at set times: scheduled security audits."""
