@@ -2,6 +2,7 @@
 history of audit reports (kept apart from tasks, which a retention job may purge)."""
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 from service.models.base import TimestampedModel
@@ -39,6 +40,8 @@ class FiredOccurrence(Model):
     class Meta:
         table = "audit_fired_occurrences"
         unique_together = (("server", "occurrence"),)
+        indexes = (Index(fields=("task_id",)),)
+        """Deleting a task (retention) nulls the rows naming it: an index, not a scan."""
 
 
 class AuditReport(Model):
@@ -63,3 +66,4 @@ class AuditReport(Model):
     class Meta:
         table = "audit_reports"
         ordering = ("id",)
+        indexes = (Index(fields=("task_id",)),)
