@@ -327,8 +327,9 @@ class TaskEngine:
                 running = None
             if running is None:
                 self._wakeup.clear()
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), timeout=IDLE_POLL)
+                with suppress(TimeoutError):  # not wait_for: on 3.11 it can swallow a cancel
+                    async with asyncio.timeout(IDLE_POLL):
+                        await self._wakeup.wait()
                 continue
             try:
                 await self._execute(running)

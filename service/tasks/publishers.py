@@ -4,9 +4,12 @@ The engine and the scheduler speak to one `Publisher`; `FanOut` hands each repor
 listener (the WebSocket hub, outgoing webhooks), so no source knows who is listening.
 """
 
+import logging
 from typing import Any, Protocol
 
 from service.models import Server, Task
+
+log = logging.getLogger(__name__)
 
 
 class Publisher(Protocol):
@@ -26,7 +29,8 @@ class Publisher(Protocol):
 
 
 class FanOut:
-    """A publisher that forwards every report to each of its listeners, in order."""
+    """A publisher that forwards every report to each of its listeners, in order. A listener
+    that fails is logged and skipped, so the others (the hub, say) still hear the report."""
 
     def __init__(self, *listeners: Publisher) -> None:
         self.listeners: list[Publisher] = list(listeners)
@@ -34,21 +38,24 @@ class FanOut:
     def add(self, listener: Publisher) -> None:
         self.listeners.append(listener)
 
-    def task_status(self, task: Task) -> None:
+    def _each(self, report: str, *args: Any, **kwargs: Any) -> None:
         for listener in self.listeners:
-            listener.task_status(task)
+            try:
+                getattr(listener, report)(*args, **kwargs)
+            except Exception:
+                log.exception("%s could not take a %s report", type(listener).__name__, report)
+
+    def task_status(self, task: Task) -> None:
+        self._each("task_status", task)
 
     def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None:
-        for listener in self.listeners:
-            listener.task_event(task, seq, event)
+        self._each("task_event", task, seq, event)
 
     def task_progress(self, task: Task, progress: dict[str, Any]) -> None:
-        for listener in self.listeners:
-            listener.task_progress(task, progress)
+        self._each("task_progress", task, progress)
 
     def server_status(self, server: Server) -> None:
-        for listener in self.listeners:
-            listener.server_status(server)
+        self._each("server_status", server)
 
     def notice(
         self,
@@ -58,5 +65,4 @@ class FanOut:
         server_id: int | None = None,
         app_id: int | None = None,
     ) -> None:
-        for listener in self.listeners:
-            listener.notice(event, payload, server_id=server_id, app_id=app_id)
+        self._each("notice", event, payload, server_id=server_id, app_id=app_id)
