@@ -5,9 +5,9 @@ from aiohttp_apispec import querystring_schema, request_schema, response_schema
 from marshmallow import Schema, fields, validate
 
 from service.api.common import (
-    API_PREFIX,
     ID_PATTERN,
     body,
+    created,
     filter_by,
     no_content,
     operation,
@@ -149,10 +149,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
 @response_schema(CREATED, 201, description="The new webhook (with the secret if made here).")
 async def create_webhook(request: web.Request) -> web.Response:
     webhook, generated = await webhooks.create_webhook(body(request))
-    shown = WEBHOOK.dump(webhook) | ({"secret": generated} if generated else {})
-    return web.json_response(
-        shown, status=201, headers={"Location": f"{API_PREFIX}/webhooks/{webhook.id}"}
-    )
+    return created(WEBHOOK, webhook, "webhooks", **({"secret": generated} if generated else {}))
 
 
 @operation(tags=TAGS, summary="Get one webhook", errors=[NotFound])
