@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -80,6 +82,7 @@ class Browser:
     base_url: str
     screenshots: Path
     console: list[dict[str, Any]] = field(default_factory=list)
+    allowed: list[re.Pattern[str]] = field(default_factory=list)
 
     # -- navigation and waiting -------------------------------------------------------------
     def url(self, path: str) -> str:
@@ -117,9 +120,15 @@ class Browser:
 
         return self.wait(check, timeout)
 
+    def path(self) -> str:
+        """The path of the page shown, without its query."""
+        url = urlsplit(self.driver.current_url)
+        return url.path if f"{url.scheme}://{url.netloc}" == self.base_url else url.geturl()
+
     def at(self, path: str) -> None:
-        """Wait until the browser shows `path` (after a redirect or a form post)."""
-        self.wait(ec.url_to_be(self.url(path)))
+        """Wait until the browser shows `path`, whatever the query (after a redirect or a
+        form post)."""
+        self.wait(lambda _: self.path() == path)
 
     def script(self, source: str, *args: object) -> Any:
         return self.driver.execute_script(source, *args)
@@ -156,11 +165,21 @@ class Browser:
 
     # -- what went wrong in the page --------------------------------------------------------
     def take_console_errors(self) -> list[str]:
-        """Console errors since the last call (JS exceptions, CSP violations, failed loads);
-        the browser hands each log entry out once."""
+        """Console errors since the last call (JS exceptions, CSP violations, failed loads)
+        that no `allow_console` pattern matches; the browser hands each entry out once."""
         entries = self.driver.get_log("browser")
         self.console += entries
-        return [entry["message"] for entry in entries if entry["level"] == "SEVERE"]
+        return [
+            entry["message"]
+            for entry in entries
+            if entry["level"] == "SEVERE"
+            and not any(pattern.search(entry["message"]) for pattern in self.allowed)
+        ]
+
+    def allow_console(self, pattern: str) -> None:
+        """Accept console errors matching `pattern` until the test ends: those the test
+        provokes on purpose (a refused request logs "Failed to load resource: ... 403")."""
+        self.allowed.append(re.compile(pattern))
 
     def performance_events(self) -> list[dict[str, Any]]:
         """DevTools events since the last call (needs `chromium(performance_log=True)`)."""

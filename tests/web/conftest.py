@@ -63,7 +63,7 @@ class Service:
 
     def token(self, name: str, role: str) -> str:
         """A new token of `role`; its secret."""
-        return self.api("POST", "tokens", {"name": name, "role": role})["secret"]
+        return self.api("POST", "tokens", {"name": name, "role": role})["token"]
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +94,10 @@ def module_browser(service, tmp_path_factory) -> Iterator[Browser]:
 @pytest.fixture
 def browser(module_browser) -> Iterator[Browser]:
     """The module's browser, logged out, at desktop size; the test fails on console errors
-    it did not take itself (`take_console_errors`)."""
+    it did not take itself (`take_console_errors`) nor allow (`allow_console`)."""
     module_browser.take_console_errors()
     module_browser.forget_session()
+    module_browser.allowed.clear()
     yield module_browser
     errors = module_browser.take_console_errors()
     assert not errors, f"console errors: {errors}"
