@@ -7,8 +7,9 @@ stored events after that sequence number, then continues live: no gap, no duplic
 
 A plain GET (no upgrade) gets 400 `bad_request` in the error format.
 
-Authentication: the `Authorization: Bearer` header, or (for browsers, which cannot set it)
-a first message `{"type": "auth", "token": "..."}` within 10 seconds.
+Authentication: the `Authorization: Bearer` header, the web dashboard's session cookie (from
+one of its pages), or (for other browser clients, which cannot set the header) a first
+message `{"type": "auth", "token": "..."}` within 10 seconds.
 """
 
 import asyncio
@@ -22,7 +23,7 @@ from aiohttp_apispec import response_schema
 
 from service.api.access import allowed_topics, topic_visible
 from service.api.audit_log import record_ws_login
-from service.api.auth import public
+from service.api.auth import SESSION_COOKIE, public, same_origin, session_principal
 from service.api.common import operation
 from service.domain import tokens
 from service.domain.tokens import Principal
@@ -41,8 +42,11 @@ MAX_SEQ = 2**31 - 1
 
 
 async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Principal | None:
-    """The token from the upgrade's header, or from a first `auth` message within the timeout."""
+    """The token from the upgrade's header, the dashboard's session, or a first `auth`
+    message within the timeout."""
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if not secret and SESSION_COOKIE in request.cookies and same_origin(request):
+        return await session_principal(request)
     if not (scheme.lower() == "bearer" and secret):
         secret = ""
         with suppress(TimeoutError, ValueError, TypeError):
@@ -95,9 +99,10 @@ async def _subscribe(request: web.Request, subscriber: Subscriber, message: dict
 
 
 MESSAGES = """\
-Live updates over a WebSocket. Authenticate with the `Authorization: Bearer` header, or (browsers)
-with a first message `{"type": "auth", "token": "pbd_..."}` within 10 s; otherwise the socket
-is closed with code 1008. The server sends a heartbeat ping every 30 s.
+Live updates over a WebSocket. Authenticate with the `Authorization: Bearer` header, the web
+dashboard's session cookie, or (other browser clients) with a first message
+`{"type": "auth", "token": "pbd_..."}` within 10 s; otherwise the socket is closed with code
+1008. The server sends a heartbeat ping every 30 s.
 
 **Client → server**
 - `{"type": "subscribe", "topic": "task:7", "after": 12}`: topics are `all`, `task:ID`,
