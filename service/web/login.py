@@ -13,6 +13,12 @@ from service.web.pages import page, render, see_other
 MAX_TOKEN_LENGTH = 256
 
 
+def served_over_tls(request: web.Request) -> bool:
+    """TLS here, or at the reverse proxy in front (which says so): the cookie is then Secure.
+    Trusting the header can only make the cookie stricter."""
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
+
+
 def _local_path(target: str) -> str:
     """Only a path of this site is followed after the login (no open redirect)."""
     return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
@@ -52,7 +58,7 @@ async def log_in(request: web.Request) -> web.Response:
         path="/",
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=served_over_tls(request),
     )
     return response
 

@@ -64,6 +64,11 @@ async def test_login_sets_a_strict_http_only_cookie_and_goes_back(client, admin)
     assert cookie.value not in stored.key_hash  # only a digest is kept
 
 
+async def test_behind_a_tls_proxy_the_cookie_is_secure(client, admin):
+    response = await log_in(client, admin, **{"X-Forwarded-Proto": "https"})
+    assert response.cookies["pbd_session"]["secure"] is True
+
+
 async def test_login_never_redirects_off_site(client, admin):
     for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
         origin = same_origin(client)
