@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.domain import tokens
-from service.models import Role, Server, WebSession
+from service.models import AuditRecord, Role, Server, WebSession
 
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([0-9a-f]{64})">')
 
@@ -157,3 +157,14 @@ async def test_a_viewer_sees_no_buttons_and_the_api_refuses_it(client):
     )
     assert response.status == 403
     assert (await response.json())["error"]["details"]["required_role"] == "deployer"
+
+
+async def test_logins_and_logouts_are_in_the_audit_log(client, admin, session):
+    await log_in(client, "pbd_wrong")
+    await client.post("/logout", data={"csrf": session}, headers=same_origin(client))
+    records = await AuditRecord.all().order_by("id").values_list("action", "status", "token_name")
+    assert records == [
+        ("dashboard.login", 303, "alice"),
+        ("dashboard.login", 401, None),
+        ("dashboard.logout", 303, "alice"),
+    ]
