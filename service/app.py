@@ -32,6 +32,7 @@ from service.storage.db import database
 from service.storage.uploads import remove_partial_files
 from service.tasks.engine import TaskEngine
 from service.tasks.publishers import FanOut
+from service.web import register as register_dashboard
 from service.ws.hub import Hub
 from service.ws.publisher import HubPublisher
 
@@ -132,4 +133,5 @@ def create_app(settings: Settings) -> web.Application:
     app[OPENAPI] = build_openapi(v1)
     app.add_subapp(API_PREFIX, v1)
     docs.register(app)
+    register_dashboard(app)
     return app

@@ -30,6 +30,7 @@ MINIMUMS = {
     "webhook_max_attempts": 1,
     "webhook_backoff": 0,
     "webhook_concurrency": 1,
+    "session_hours": 1,
 }
 """The least value of settings that a smaller one would turn into nonsense."""
 MAXIMUMS = {"retention_batch": 10_000}
@@ -98,6 +99,8 @@ class Settings:
     """Audit log records older than this many days are deleted; 0: kept for ever."""
     delivery_retention_days: int = switch_off_when_empty(30)
     """Delivered or failed webhook deliveries older than this are deleted; 0: kept for ever."""
+    session_hours: int = 12
+    """How long a login to the web dashboard lasts (never longer than its token)."""
 
     def __post_init__(self) -> None:
         for name, least in MINIMUMS.items():

@@ -175,10 +175,23 @@ def build_openapi(v1: web.Application) -> dict[str, Any]:
         plugins=[MarshmallowPlugin(schema_name_resolver=resolver)],
         info={"description": DESCRIPTION},
         servers=[{"url": API_PREFIX}],
-        security=[{"bearerAuth": []}],
+        security=[{"bearerAuth": []}, {"dashboardSession": []}],
     )
     spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "An API token."}
+    )
+    spec.components.security_scheme(
+        "dashboardSession",
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "pbd_session",
+            "description": (
+                "The web dashboard's session (POST /login with a token). Requests that change "
+                "something must also send its CSRF token in `X-CSRF-Token`, from a page of "
+                "the same origin; otherwise 403."
+            ),
+        },
     )
     spec.components.schema("Error", schema=ErrorSchema)
     paths: dict[str, dict[str, Any]] = {}

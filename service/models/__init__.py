@@ -13,6 +13,7 @@ from service.models.servers import Server
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
 from service.models.tokens import ApiToken, Role
 from service.models.versions import Version
+from service.models.web_sessions import WebSession
 from service.models.webhooks import (
     DeliveryStatus,
     Webhook,
@@ -42,6 +43,7 @@ __all__ = [
     "TaskKind",
     "TaskStatus",
     "Version",
+    "WebSession",
     "Webhook",
     "WebhookDelivery",
     "WebhookEvent",
