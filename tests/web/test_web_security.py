@@ -1,0 +1,215 @@
+"""The dashboard's session, CSRF and escaping in a real browser, plus the keyboard and phone
+checks: no target hosts (no server here is ever contacted)."""
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from selenium.common.exceptions import NoAlertPresentException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.keys import Keys
+
+from tests.web.conftest import http
+
+MARKUP = "<script>alert('xss')</script><img src=x onerror=\"window.__xss=1\">"
+NOT_CONTACTED = "192.0.2.10"  # TEST-NET-1: documentation only, no task here ever runs
+REFUSED = r"Failed to load resource: the server responded with a status of (401|403|422)"
+
+
+@pytest.fixture(scope="module")
+def records(service) -> dict:
+    """A server, an app on it and a version whose notes carry markup, made through the API."""
+    server = service.api("POST", "servers", {"name": "web-1", "host": NOT_CONTACTED})
+    app = service.api(
+        "POST",
+        "apps",
+        {
+            "name": "shop",
+            "server_id": server["id"],
+            "remote_path": "/srv/apps/shop",
+            "service_name": "shop.service",
+        },
+    )
+    version = service.api(
+        "POST", "versions", {"app_id": app["id"], "version_number": "1.0.0", "notes": MARKUP}
+    )
+    return {"server": server, "app": app, "version": version}
+
+
+@pytest.fixture(scope="module")
+def other_site() -> Iterator[list[str]]:
+    """A page on another site (`localhost` is not the site of 127.0.0.1): whatever HTML the
+    test puts in the list is served at /. Yields the list; its URL is `other_site_url`."""
+    body: list[str] = [""]
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            payload = body[0].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    body.append(f"http://localhost:{server.server_address[1]}/")
+    try:
+        yield body
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+def cookie_header(browser) -> dict[str, str]:
+    return {"Cookie": f"pbd_session={browser.session_cookie()['value']}"}
+
+
+def no_alert(browser) -> bool:
+    try:
+        _ = browser.driver.switch_to.alert.text
+    except NoAlertPresentException:
+        return True
+    return False
+
+
+def server_names(service) -> set[str]:
+    return {server["name"] for server in service.api("GET", "servers?per_page=100")["items"]}
+
+
+def test_a_wrong_token_is_told_and_gets_no_session(browser):
+    browser.allow_console(REFUSED)
+    browser.open("/login")
+    browser.find("input#token").send_keys("pbd_not-a-real-token")
+    browser.find("form#login-form [type=submit]").click()
+    alert = browser.visible("form#login-form [role=alert]")
+    assert alert.text.strip()
+    assert browser.path() == "/login"
+    assert browser.session_cookie() is None
+    browser.open("/servers")
+    browser.at("/login")
+
+
+def test_the_session_cookie_is_httponly_and_samesite_strict(browser, service):
+    browser.login(service.admin_token)
+    cookie = browser.session_cookie()
+    assert cookie is not None
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Strict"
+    assert cookie.get("secure") is False  # plain HTTP here; TLS sets Secure
+    assert "pbd_session" not in browser.script("return document.cookie")
+    assert service.admin_token not in browser.driver.page_source
+    browser.screenshot("overview")
+
+
+def test_a_session_fixed_before_login_is_not_the_session_after_it(browser, service):
+    browser.open("/login")
+    browser.driver.add_cookie({"name": "pbd_session", "value": "fixed-by-an-attacker"})
+    browser.login(service.admin_token)  # the login page is loaded anew with the planted cookie
+    assert browser.session_cookie()["value"] != "fixed-by-an-attacker"
+    assert http("GET", browser.url("/servers"), headers=cookie_header(browser)).status == 200
+    fixed = {"Cookie": "pbd_session=fixed-by-an-attacker"}
+    assert http("GET", browser.url("/servers"), headers=fixed).status in (302, 303, 401)
+
+
+def test_logout_ends_the_session(browser, service):
+    browser.login(service.admin_token)
+    old = cookie_header(browser)
+    browser.logout()
+    assert http("GET", browser.url("/servers"), headers=old).status in (302, 303, 401)
+    forged = http(
+        "POST",
+        browser.url("/api/v1/servers"),
+        b'{"name": "after-logout", "host": "192.0.2.11"}',
+        {**old, "Content-Type": "application/json", "X-CSRF-Token": "anything"},
+    )
+    assert forged.status == 401, forged.text
+    browser.open("/servers")
+    browser.at("/login")
+
+
+def test_a_state_change_without_the_csrf_token_is_refused(browser, service):
+    browser.allow_console(REFUSED)
+    browser.login(service.admin_token)
+    browser.open("/servers")
+    token = browser.csrf_token()
+    url = browser.url("/api/v1/servers")
+    headers = {**cookie_header(browser), "Content-Type": "application/json"}
+
+    def create(name: str, **extra: str) -> int:
+        body = f'{{"name": "{name}", "host": "{NOT_CONTACTED}"}}'.encode()
+        reply = http("POST", url, body, {**headers, **extra})
+        if reply.status == 403:
+            assert reply.json()["error"]["code"] == "forbidden", reply.text
+        return reply.status
+
+    assert create("no-token") == 403
+    assert create("wrong-token", **{"X-CSRF-Token": token[::-1]}) == 403
+    assert create("with-token", **{"X-CSRF-Token": token}) == 201  # the cookie does log in
+    # The page's own script without the token is refused too.
+    status = browser.driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        fetch('/api/v1/servers', {method: 'POST', headers: {'Content-Type': 'application/json'},
+              body: JSON.stringify({name: 'from-script', host: arguments[0]})})
+          .then(r => done(r.status));""",
+        NOT_CONTACTED,
+    )
+    assert status == 403
+    # A form post (logout) without its hidden csrf field is refused; the session lives on.
+    assert http("POST", browser.url("/logout"), b"", headers).status == 403
+    assert http("GET", browser.url("/servers"), headers=cookie_header(browser)).status == 200
+    names = server_names(service)
+    assert "with-token" in names and not names & {"no-token", "wrong-token", "from-script"}
+
+
+def test_a_cross_site_post_is_refused(browser, service, other_site):
+    browser.allow_console(REFUSED)
+    browser.allow_console(r"frame-ancestors")  # the dashboard's pages may not be framed
+    browser.login(service.admin_token)
+    base = browser.base_url
+    other_site[0] = f"""<!doctype html><title>prize</title>
+    <iframe name=sink id=sink></iframe>
+    <form id=f method=post action="{base}/logout" target=sink></form>
+    <script>
+      fetch("{base}/api/v1/servers", {{method: "POST", mode: "no-cors", credentials: "include",
+        headers: {{"Content-Type": "text/plain"}},
+        body: JSON.stringify({{name: "cross-site", host: "{NOT_CONTACTED}"}})}})
+        .finally(() => {{
+          document.getElementById("sink").onload = () => {{ document.title = "sent"; }};
+          document.getElementById("f").submit();
+        }});
+    </script>"""
+    browser.driver.get(other_site[1])
+    browser.wait(lambda driver: driver.title == "sent")
+    browser.open("/servers")
+    assert browser.path() == "/servers", "the forged logout ran"
+    assert "cross-site" not in server_names(service)
+
+
+def test_the_keyboard_reaches_the_buttons_with_a_visible_focus(browser, service, records):
+    browser.login(service.admin_token)
+    browser.open("/servers")
+    browser.find(f"tr[data-server-id='{records['server']['id']}'] button[data-action=test]")
+    reached: list[str] = []
+    for _ in range(60):
+        ActionChains(browser.driver).send_keys(Keys.TAB).perform()
+        focused = browser.script(
+            """const el = document.activeElement;
+            const style = getComputedStyle(el);
+            const ring = (style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0)
+                         || style.boxShadow !== 'none';
+            return [el.matches('button[data-action]') ? el.dataset.action : el.tagName,
+                    el.matches(':focus-visible') && ring];"""
+        )
+        reached.append(focused[0])
+        if focused[0] == "test":
+            assert focused[1], "the focused button shows no focus ring"
+            browser.screenshot("servers-keyboard-focus")
+            break
+    else:
+        pytest.fail(f"Tab never reached the test button: {reached}")
