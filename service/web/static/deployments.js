@@ -19,7 +19,7 @@ function show(row, deployment, task) {
   status.className = `status ${deployment.status}`;
   row.dataset.status = deployment.status;
   row.querySelector(".error-text")?.remove();
-  if (deployment.error) status.after(el("span", { class: "error-text" }, deployment.error.slice(0, 160)));
+  if (deployment.error) status.after(el("span", { class: "error-text" }, deployment.error));
   row.querySelector('[data-field="duration"]').textContent = seconds(deployment);
   if (task) row.querySelector('[data-field="task"]').replaceChildren(taskLink(task));
 }
