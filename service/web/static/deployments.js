@@ -35,8 +35,15 @@ async function refresh(row, id) {
   }
 }
 
+const ACTIVE = new Set(["pending", "running"]);
 const feed = new Feed();
 feed.on((message) => {
+  if (message.type === "subscribed") { // (again): what changed before, or while cut off
+    for (const row of rows()) {
+      if (ACTIVE.has(row.dataset.status)) refresh(row, Number(row.dataset.deploymentId));
+    }
+    return;
+  }
   const id = message.type === "task.status" ? message.task.deployment_id : null;
   if (!id) return;
   const row = table.querySelector(`tr[data-deployment-id="${id}"]`);
