@@ -130,6 +130,7 @@ async def deployments_page(request: web.Request) -> web.Response:
     start, end, step = chart_range(params, datetime.now(UTC).date())
     overall, over_time = await stats_over_time(found, start, end, step)
     pages = max(1, math.ceil(total / per_page))
+    filtered = any(key in params for key in FILTERS)
     return render(
         request,
         "deployments.html",
@@ -142,9 +143,8 @@ async def deployments_page(request: web.Request) -> web.Response:
             "kinds": list(DeploymentKind),
             "chosen": request.query,
             "total": total,
-            "newest_first": number == 1
-            and params["sort"] == "-id"
-            and not any(key in params for key in FILTERS),
+            "filtered": filtered,
+            "newest_first": number == 1 and params["sort"] == "-id" and not filtered,
             "page": number,
             "pages": pages,
             "previous": str(request.rel_url.update_query(page=number - 1)),

@@ -145,6 +145,8 @@ async def test_the_page_filters_and_orders_as_the_api_does(admin, history, page_
             assert f"<option selected>{value}</option>" in text
         if key in ("since", "until"):
             assert f'value="{value}"' in text
+        if key == "app_id":
+            assert f'<option value="{value}" selected>shop</option>' in text
 
 
 async def test_empty_fields_are_no_filter_and_bad_ones_an_html_422(admin, history):
@@ -220,6 +222,7 @@ async def test_a_scoped_session_sees_only_its_apps_deployments(client, history):
     assert ">blog<" not in text and figure(text, "total") == "4"
     _, other, _ = await page(client, f"/deployments?app_id={history['blog'].id}")
     assert row_ids(other) == [] and figure(other, "total") == "0"
+    assert "No deployments match these filters." in other
 
 
 async def test_the_running_row_is_marked_for_the_live_feed(admin, history):
