@@ -11,6 +11,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.service_process import start_service
@@ -38,6 +39,8 @@ def wheelhouse(tmp_path_factory) -> Path:
     names = zipfile.ZipFile(wheel).namelist()
     assert "service/ansible/project/playbooks/setup.yml" in names
     assert "service/ansible/project/ansible.cfg" in names
+    assert "service/web/templates/base.html" in names
+    assert "service/web/static/dashboard.js" in names
     run(sys.executable, "-m", "pip", "wheel", "-q", "-w", house, wheel)
     return house
 
@@ -71,6 +74,10 @@ async def test_the_installed_wheel_runs_a_playbook_from_an_empty_directory(
     try:
         task, _ = await service.connection_test("w", host.ip, target_hosts.private_key)
         assert task["status"] == "successful", task["error"]
+        async with aiohttp.ClientSession() as session:
+            for path in ("/login", "/static/dashboard.css", "/static/dashboard.js"):
+                async with session.get(service.base_url + path) as response:
+                    assert response.status == 200, path  # the dashboard ships in the wheel
         assert list(empty.iterdir()) == [], "nothing written to the working directory"
     finally:
         await service.stop()

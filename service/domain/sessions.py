@@ -21,6 +21,7 @@ from service.models import WebSession
 class OpenedSession:
     secret: str
     expires_at: datetime
+    principal: Principal
 
 
 def csrf_token(session_secret: str) -> str:
@@ -43,7 +44,7 @@ async def open_session(token_secret: str, lifetime: timedelta) -> OpenedSession:
     await WebSession.create(
         key_hash=tokens.hash_secret(secret), token_id=token.id, expires_at=expires_at
     )
-    return OpenedSession(secret=secret, expires_at=expires_at)
+    return OpenedSession(secret=secret, expires_at=expires_at, principal=who)
 
 
 async def session_principal(session_secret: str) -> Principal | None:

@@ -4,13 +4,21 @@ from datetime import timedelta
 
 from aiohttp import web
 
+from service.api.audit_log import record
 from service.api.auth import SESSION_COOKIE, same_origin
 from service.domain import sessions
 from service.errors import Unauthorized
-from service.keys import SETTINGS
+from service.keys import PRINCIPAL, SETTINGS
 from service.web.pages import page, render, see_other
 
 MAX_TOKEN_LENGTH = 256
+LOGIN, LOGOUT = "dashboard.login", "dashboard.logout"
+
+
+def served_over_tls(request: web.Request) -> bool:
+    """TLS here, or at the reverse proxy in front (which says so): the cookie is then Secure.
+    Trusting the header can only make the cookie stricter."""
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
 def _local_path(target: str) -> str:
@@ -23,27 +31,27 @@ async def login_form(request: web.Request) -> web.Response:
     return render(request, "login.html", {"next": _local_path(request.query.get("next", "/"))})
 
 
+async def _refused(request: web.Request, target: str, status: int, error: str) -> web.Response:
+    await record(request, route="/login", action=LOGIN, status=status)
+    return render(request, "login.html", {"next": target, "error": error}, status=status)
+
+
 @page(login_required=False)
 async def log_in(request: web.Request) -> web.Response:
     form = await request.post()
     target = _local_path(str(form.get("next", "/")))
     secret = str(form.get("token", "")).strip()
     if not same_origin(request):
-        return render(
-            request,
-            "login.html",
-            {"next": target, "error": "Log in from this site's own page."},
-            status=403,
-        )
+        return await _refused(request, target, 403, "Log in from this site's own page.")
     if not secret or len(secret) > MAX_TOKEN_LENGTH:
-        return render(
-            request, "login.html", {"next": target, "error": "Enter an API token."}, status=422
-        )
+        return await _refused(request, target, 422, "Enter an API token.")
     lifetime = timedelta(hours=request.app[SETTINGS].session_hours)
     try:
         opened = await sessions.open_session(secret, lifetime)
     except Unauthorized as error:
-        return render(request, "login.html", {"next": target, "error": error.message}, status=401)
+        return await _refused(request, target, 401, error.message)
+    request[PRINCIPAL] = opened.principal
+    await record(request, route="/login", action=LOGIN, status=303)
     response = see_other(target)
     response.set_cookie(
         SESSION_COOKIE,
@@ -52,7 +60,7 @@ async def log_in(request: web.Request) -> web.Response:
         path="/",
         httponly=True,
         samesite="Strict",
-        secure=request.secure,
+        secure=served_over_tls(request),
     )
     return response
 
@@ -65,13 +73,11 @@ async def log_out(request: web.Request) -> web.Response:
         same_origin(request)
         and sessions.same_secret(str(form.get("csrf", "")), sessions.csrf_token(secret))
     ):
-        return render(
-            request,
-            "error.html",
-            {"status": 403, "message": "This logout did not come from the dashboard."},
-            status=403,
-        )
+        await record(request, route="/logout", action=LOGOUT, status=403)
+        message = "This logout did not come from the dashboard."
+        return render(request, "error.html", {"status": 403, "message": message}, status=403)
     await sessions.close_session(secret)
+    await record(request, route="/logout", action=LOGOUT, status=303)
     response = see_other("/login")
     response.del_cookie(SESSION_COOKIE, path="/")
     return response

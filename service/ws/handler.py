@@ -39,6 +39,16 @@ AUTH_TIMEOUT = 10
 HEARTBEAT = 30
 MAX_MESSAGE = 64 * 1024
 MAX_SEQ = 2**31 - 1
+MESSAGE_TYPES = (
+    "task.status",
+    "task.event",
+    "task.progress",
+    "server.status",
+    "service.status",
+    "log",
+    "audit.drift",
+)
+"""What a subscription may be narrowed to with `types`."""
 
 
 async def _authenticate(request: web.Request, ws: web.WebSocketResponse) -> Principal | None:
@@ -78,7 +88,19 @@ async def _subscribe(request: web.Request, subscriber: Subscriber, message: dict
             }
         )
         return
-    subscriber.topics.add(topic)
+    types = message.get("types")
+    if types is not None and not (
+        isinstance(types, list) and types and all(kind in MESSAGE_TYPES for kind in types)
+    ):
+        subscriber.send(
+            {
+                "type": "error",
+                "code": "invalid_types",
+                "message": f"`types` is a list of message types: {', '.join(MESSAGE_TYPES)}.",
+            }
+        )
+        return
+    subscriber.follow(topic, frozenset(types) if types is not None else None)
     subscriber.send({"type": "subscribed", "topic": topic})
     if not topic.startswith("task:") or not await topic_visible(request[PRINCIPAL], topic):
         return  # a task outside the scope is as if it did not exist: nothing to replay
@@ -110,11 +132,14 @@ dashboard's session cookie, or (other browser clients) with a first message
   that sequence number come first, then `{"type": "replayed", "topic": "task:7", "last_seq": 40}`,
   then live events: no gap, no duplicate. Every task subscription first gets the task's
   current `task.status` (right after `subscribed`), so a client needs no extra GET.
+  `"types": ["task.status", "server.status"]` narrows a subscription to those message types
+  (a page of many servers need not hear every log line of every run); subscribing again
+  without `types` widens it.
 - `{"type": "unsubscribe", "topic": "task:7"}`, `{"type": "ping"}` (→ `{"type": "pong"}`).
 
 **Server → client** (every message is a JSON object with a `type`)
 - `hello` on connect; `subscribed` / `unsubscribed` `{"topic"}`; `error` `{"code", "message"}`
-  with code `invalid_topic`, `invalid_after` or `invalid_message`.
+  with code `invalid_topic`, `invalid_after`, `invalid_types` or `invalid_message`.
 - `task.status`: `{"type": "task.status", "task": {...Task...}}` whenever a task is queued,
   starts, is retried or finishes.
 - `task.event`: `{"type": "task.event", "task_id": 7, "seq": 13, "event": {"event":
@@ -145,7 +170,7 @@ def _unsubscribe(subscriber: Subscriber, topic: object) -> None:
             {"type": "error", "code": "invalid_topic", "message": f"Unknown topic {topic!r}."}
         )
         return
-    subscriber.topics.discard(topic)
+    subscriber.unfollow(topic)
     subscriber.send({"type": "unsubscribed", "topic": topic})
 
 

@@ -32,16 +32,36 @@ class Subscriber:
     ) -> None:
         self.ws = ws
         self.topics: set[str] = set()
+        self.only: dict[str, frozenset[str]] = {}
+        """Topics subscribed for some message types only (`types` in the subscribe)."""
         self.allowed = allowed
         """For a scoped token: the `server:ID`/`app:ID` topics it may hear; None: all."""
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.dropped = False
         self._replaying: dict[str, list[tuple[int, str]]] = {}
 
-    def wants(self, topics: Collection[str]) -> bool:
+    def wants(self, topics: Collection[str], kind: str | None = None) -> bool:
         if self.allowed is not None and self.allowed.isdisjoint(topics):
             return False
-        return ALL in self.topics or not self.topics.isdisjoint(topics)
+        if not self.only:
+            return ALL in self.topics or not self.topics.isdisjoint(topics)
+        return any(
+            kind in self.only.get(topic, (kind,))
+            for topic in self.topics
+            if topic == ALL or topic in topics
+        )
+
+    def follow(self, topic: str, types: frozenset[str] | None = None) -> None:
+        """Subscribe to `topic`: every message of it, or only those of `types`."""
+        self.topics.add(topic)
+        if types is None:
+            self.only.pop(topic, None)
+        else:
+            self.only[topic] = types
+
+    def unfollow(self, topic: str) -> None:
+        self.topics.discard(topic)
+        self.only.pop(topic, None)
 
     def offer(self, text: str, topics: Collection[str], seq: int | None) -> None:
         """Queue a message, or hold it back while one of its topics is being replayed."""
@@ -123,8 +143,9 @@ class Hub:
     ) -> None:
         """Offer `message` to every subscriber of any of `topics` (serialised once)."""
         text: str | None = None
+        kind = message.get("type")
         for subscriber in list(self.subscribers):
-            if subscriber.wants(topics):
+            if subscriber.wants(topics, kind):
                 text = text or json.dumps(message)
                 subscriber.offer(text, topics, seq)
 

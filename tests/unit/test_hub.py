@@ -203,3 +203,20 @@ def test_replay_holds_every_message_of_the_replayed_topic_and_only_that_topic():
         '{"seq": 1, "live": true}',
         '{"type": "task.status"}',
     ]
+
+
+def test_a_subscription_narrowed_to_some_types_hears_only_those():
+    hub = Hub()
+    statuses = hub.add(FakeWebSocket())
+    statuses.follow(ALL, frozenset({"task.status"}))
+    statuses.follow("task:1")
+    everything = subscribe(hub, ALL)
+
+    hub.publish(["task:2", ALL], {"type": "task.event", "n": 1})
+    hub.publish(["task:2", ALL], {"type": "task.status", "n": 2})
+    hub.publish(["task:1", ALL], {"type": "task.event", "n": 3})
+    statuses.follow(ALL)  # widened again
+    hub.publish(["task:2", ALL], {"type": "task.event", "n": 4})
+
+    assert [json.loads(t)["n"] for t in queued(statuses)] == [2, 3, 4]
+    assert [json.loads(t)["n"] for t in queued(everything)] == [1, 2, 3, 4]

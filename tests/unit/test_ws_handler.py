@@ -118,6 +118,17 @@ async def test_an_invalid_after_is_a_typed_error_and_the_connection_stays(api, a
     await assert_still_open(ws)
 
 
+@pytest.mark.parametrize("types", [[], "task.status", ["task.status", "dance"], [1], {}])
+async def test_invalid_types_are_a_typed_error_and_the_connection_stays(api, types):
+    ws = await connect(api)
+    await ws.send_json({"type": "subscribe", "topic": "all", "types": types})
+
+    error = await receive(ws)
+
+    assert (error["type"], error["code"]) == ("error", "invalid_types")
+    await assert_still_open(ws)
+
+
 @pytest.mark.parametrize("text", ["not json", "[1, 2]", '{"type": "dance"}', "{}"])
 async def test_a_message_that_is_not_a_known_command_is_a_typed_error(api, text):
     ws = await connect(api)

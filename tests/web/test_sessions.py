@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from service.domain import tokens
-from service.models import Role, Server, WebSession
+from service.models import AuditRecord, Role, Server, WebSession
 
 CSRF_RE = re.compile(r'<meta name="csrf-token" content="([0-9a-f]{64})">')
 
@@ -62,6 +62,11 @@ async def test_login_sets_a_strict_http_only_cookie_and_goes_back(client, admin)
     assert not cookie["secure"]  # plain HTTP here; over TLS it is Secure
     stored = await WebSession.get()
     assert cookie.value not in stored.key_hash  # only a digest is kept
+
+
+async def test_behind_a_tls_proxy_the_cookie_is_secure(client, admin):
+    response = await log_in(client, admin, **{"X-Forwarded-Proto": "https"})
+    assert response.cookies["pbd_session"]["secure"] is True
 
 
 async def test_login_never_redirects_off_site(client, admin):
@@ -152,3 +157,14 @@ async def test_a_viewer_sees_no_buttons_and_the_api_refuses_it(client):
     )
     assert response.status == 403
     assert (await response.json())["error"]["details"]["required_role"] == "deployer"
+
+
+async def test_logins_and_logouts_are_in_the_audit_log(client, admin, session):
+    await log_in(client, "pbd_wrong")
+    await client.post("/logout", data={"csrf": session}, headers=same_origin(client))
+    records = await AuditRecord.all().order_by("id").values_list("action", "status", "token_name")
+    assert records == [
+        ("dashboard.login", 303, "alice"),
+        ("dashboard.login", 401, None),
+        ("dashboard.logout", 303, "alice"),
+    ]

@@ -57,15 +57,21 @@ export function taskLink(task) {
 // sequence number seen, so a reconnect replays what was missed, without duplicates.
 export class Feed {
   constructor() {
-    this.topics = new Map(); // topic -> last seq seen (null: no replay)
+    this.topics = new Map(); // topic -> {after: last seq seen (null: no replay), types}
     this.listeners = [];
     this.delay = 500;
     this.state = document.getElementById("live-state");
   }
 
-  subscribe(topic, after = null) {
-    this.topics.set(topic, after);
-    this.send({ type: "subscribe", topic, ...(after === null ? {} : { after }) });
+  // `types` narrows the topic to some message types (a list page needs no log lines).
+  subscribe(topic, { after = null, types = null } = {}) {
+    this.topics.set(topic, { after, types });
+    this.send(this.request(topic));
+  }
+
+  request(topic) {
+    const { after, types } = this.topics.get(topic);
+    return { type: "subscribe", topic, ...(after === null ? {} : { after }), ...(types ? { types } : {}) };
   }
 
   on(listener) {
@@ -82,18 +88,15 @@ export class Feed {
     this.socket.addEventListener("open", () => {
       this.delay = 500;
       this.show("");
-      for (const [topic, after] of this.topics) {
-        this.send({ type: "subscribe", topic, ...(after === null ? {} : { after }) });
-      }
+      for (const topic of this.topics.keys()) this.send(this.request(topic));
     });
     this.socket.addEventListener("message", (frame) => {
       const message = JSON.parse(frame.data);
       if (message.type === "task.event") {
-        const topic = `task:${message.task_id}`;
-        const last = this.topics.get(topic);
-        if (last !== undefined && last !== null) {
-          if (message.seq <= last) return;
-          this.topics.set(topic, message.seq);
+        const subscription = this.topics.get(`task:${message.task_id}`);
+        if (subscription && subscription.after !== null) {
+          if (message.seq <= subscription.after) return;
+          subscription.after = message.seq;
         }
       }
       for (const listener of this.listeners) listener(message);

@@ -15,5 +15,5 @@ function showTask(task) {
 bindActions();
 const feed = new Feed();
 feed.on((message) => { if (message.type === "task.status") showTask(message.task); });
-feed.subscribe("all");
+feed.subscribe("all", { types: ["task.status"] });
 feed.connect();

@@ -35,5 +35,5 @@ feed.on((message) => {
   if (message.type === "task.status") showTask(message.task);
   if (message.type === "server.status") showServer(message.server);
 });
-feed.subscribe("all");
+feed.subscribe("all", { types: ["task.status", "server.status"] });
 feed.connect();

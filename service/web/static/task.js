@@ -77,5 +77,5 @@ feed.on((message) => {
   if (message.type === "task.progress" && message.task_id === task.id) showProgress(message.progress);
   if (message.type === "task.status" && message.task.id === task.id) showStatus(message.task);
 });
-feed.subscribe(`task:${task.id}`, 0);
+feed.subscribe(`task:${task.id}`, { after: 0 });
 feed.connect();
