@@ -52,5 +52,5 @@ feed.on((message) => {
     document.getElementById("new-deployments").hidden = false;
   }
 });
-feed.subscribe("all");
+feed.subscribe("all", { types: ["task.status"] });
 feed.connect();
