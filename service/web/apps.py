@@ -37,13 +37,17 @@ async def app_page(request: web.Request) -> web.Response:
     app = await get_or_404(App, record_id(request))
     servers = await deployments.app_servers(app)
     served = await services.served_on(app, servers)
-    live = {entry.get("release_id") for entry in served.values()} - {None}
     releases = (
         await Deployment.filter(app_id=app.id)
         .order_by("-id")
         .limit(RELEASES)
         .prefetch_related("version")
     )
+    served_releases = {entry.get("release_id") for entry in served.values()} - {None}
+    live: dict[str, int] = {}
+    for deployment in releases:  # newest first: a served release is live in its newest row
+        if deployment.release_id in served_releases:
+            live.setdefault(deployment.release_id, deployment.id)
     tasks = dict(
         await Task.filter(deployment_id__in=[d.id for d in releases])
         .order_by("id")
@@ -61,7 +65,7 @@ async def app_page(request: web.Request) -> web.Response:
             "app": app,
             "servers": servers,
             "served": served,
-            "live_releases": live,
+            "live_deployments": set(live.values()),
             "releases": releases,
             "tasks": tasks,
             "versions": versions,

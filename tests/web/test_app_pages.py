@@ -87,6 +87,22 @@ async def test_the_app_page_shows_the_live_version_per_host_and_the_releases(cli
     assert "data-live" not in rows[1] and "rollback target" in rows[1]
 
 
+async def test_a_release_served_again_is_live_in_its_newest_row_only(client, shop):
+    app, versions = shop
+    first = await Deployment.get(id=1)
+    await Deployment.create(
+        app=app, version=versions["1.0.0"], kind=DeploymentKind.ROLLBACK,
+        status=DeploymentStatus.COMPLETED, release_id=first.release_id,
+        host_results=first.host_results,
+    )  # fmt: skip
+    await logged_in_as(client)
+    _, text, _ = await page(client, "/apps/1")
+    live = re.findall(r'<tr data-deployment-id="(\d+)" data-live>', text)
+    assert live == ["3"]
+    hosts = text[text.index('id="app-hosts"') :].split("</table>")[0]
+    assert hosts.count('data-field="live_version">1.0.0<') == 2
+
+
 async def test_the_deploy_form_offers_uploaded_versions_and_every_strategy(client, shop):
     await logged_in_as(client, Role.DEPLOYER)
     _, text, _ = await page(client, "/apps/1")
