@@ -23,12 +23,14 @@ from service.keys import (
     OPENAPI,
     RETENTION,
     SCHEDULER,
+    SECRETS,
     SETTINGS,
 )
 from service.notifications import Notifications
 from service.retention import RetentionJob
 from service.scheduling.scheduler import AuditScheduler
 from service.storage.db import database
+from service.storage.secrets import SecretBox
 from service.storage.uploads import remove_partial_files
 from service.tasks.engine import TaskEngine
 from service.tasks.publishers import FanOut
@@ -38,9 +40,13 @@ from service.ws.publisher import HubPublisher
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Open (and migrate) the database for the app's lifetime; close that same context."""
+    """Open (and migrate) the database for the app's lifetime; close that same context.
+    The secrets key file is made with it: a database is never without its key."""
     settings = app[SETTINGS]
     settings.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    secrets = SecretBox(settings.secrets_key_file)
+    secrets.ensure_key_file()
+    app[SECRETS] = secrets
     async with database(settings.database_url) as context:
         app[DATABASE] = context
         yield

@@ -99,6 +99,8 @@ class Settings:
     """Audit log records older than this many days are deleted; 0: kept for ever."""
     delivery_retention_days: int = switch_off_when_empty(30)
     """Delivered or failed webhook deliveries older than this are deleted; 0: kept for ever."""
+    secrets_key_file: Path = Path()
+    """The key file that app secrets are encrypted under; by default DATA_DIR/secrets.key."""
     session_hours: int = 12
     """How long a login to the web dashboard lasts (never longer than its token)."""
 
@@ -114,6 +116,9 @@ class Settings:
                     f"{_names(name)} must be at most {most}, not {getattr(self, name)}"
                 )
         object.__setattr__(self, "data_dir", Path(self.data_dir).expanduser().absolute())
+        key_file = Path(self.secrets_key_file)
+        key_file = self.data_dir / "secrets.key" if key_file == Path() else key_file
+        object.__setattr__(self, "secrets_key_file", key_file.expanduser().absolute())
         if not self.database_url:
             sqlite_path = self.data_dir / "pb-deployer.sqlite3"
             object.__setattr__(self, "database_url", f"sqlite://{sqlite_path}")

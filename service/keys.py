@@ -12,6 +12,7 @@ from service.domain.tokens import Principal
 from service.notifications import Notifications
 from service.retention import RetentionJob
 from service.scheduling.scheduler import AuditScheduler
+from service.storage.secrets import SecretBox
 from service.tasks.engine import TaskEngine
 from service.ws.hub import Hub
 
@@ -34,3 +35,5 @@ RETENTION = web.AppKey("retention", RetentionJob)
 CLOCK = web.AppKey("clock", Clock)
 """The clock of the background components (service/clock.py); tests set one they move."""
 SCHEDULER = web.AppKey("scheduler", AuditScheduler)
+SECRETS = web.AppKey("secrets", SecretBox)
+"""App secrets' encryption under the key file (created at the first start)."""

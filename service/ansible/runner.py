@@ -7,6 +7,11 @@ without tying up an executor thread. Every run gets a fresh private data dir (an
 keeps a reused dir's first envvars/extravars) that is deleted afterwards: the events live in
 the database, and no key material is ever written there (keys are referenced by path).
 
+Secret files (an app's environment) are written vault-encrypted under a password made for
+the run, which reaches ansible-playbook only through its prompt (`--ask-vault-password`,
+answered by ansible-runner from memory): nothing on disk opens them, and the play copies
+them with `decrypt`, so their content is never templated either.
+
 Extra vars are data, never templates: `run_playbook` writes them to env/extravars through
 `service.ansible.variables` (every string marked unsafe) and never hands ansible-runner a
 dict, whose inline `-e` JSON Ansible would trust. This is the only way variables reach a run.
@@ -15,6 +20,8 @@ dict, whose inline `-e` JSON Ansible would trust. This is the only way variables
 import asyncio
 import json
 import logging
+import os
+import secrets
 import shutil
 import threading
 from collections.abc import Callable, Mapping
@@ -23,10 +30,12 @@ from pathlib import Path
 from typing import Any
 
 import ansible_runner
+from ansible.constants import DEFAULT_VAULT_ID_MATCH
+from ansible.parsing.vault import VaultLib, VaultSecret
 
 from service.ansible import processes
 from service.ansible.content import ANSIBLE_CONFIG, PLAYBOOKS_DIR, PROJECT_DIR
-from service.ansible.variables import extravars_json
+from service.ansible.variables import extravars_json, variable_name
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +52,8 @@ class PlaybookSpec:
     limit: str | None = None
     timeout: int | None = None
     envvars: Mapping[str, str] = field(default_factory=dict)
+    secret_files: Mapping[str, str] = field(default_factory=dict)
+    """Extravar name → secret file content: the variable holds the encrypted file's path."""
 
 
 @dataclass
@@ -97,8 +108,29 @@ RUNNER_SETTINGS = {"pexpect_timeout": 0.1, "suppress_ansible_output": True}
 """Poll cancel every 0.1 s (default 5 s); no console copy of the output."""
 
 
-def _prepare_run_dir(run_dir: Path, spec: PlaybookSpec) -> Path:
-    """Write the inventory, env/settings and env/extravars; return the inventory's path.
+VAULT_PROMPT = r"^Vault password:\s*$"
+
+
+def _vault_secret_files(run_dir: Path, spec: PlaybookSpec, password: str) -> dict[str, str]:
+    """Write each secret file vault-encrypted (0600); the extravars naming their paths."""
+    if not spec.secret_files:
+        return {}
+    vault = VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(password.encode()))])
+    directory = run_dir / "secrets"
+    directory.mkdir(mode=0o700, parents=True)
+    paths = {}
+    for name, content in spec.secret_files.items():
+        path = directory / variable_name(name)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(vault.encrypt(content.encode()))
+        paths[name] = str(path)
+    return paths
+
+
+def _prepare_run_dir(run_dir: Path, spec: PlaybookSpec, vault_password: str) -> Path:
+    """Write the inventory, env/settings, env/extravars and the secret files; return the
+    inventory's path.
 
     The settings go in a file: ansible-runner 2.4 drops a `settings=` argument when the
     private data dir has no env/settings file (its loader error resets them to {}). The
@@ -110,7 +142,8 @@ def _prepare_run_dir(run_dir: Path, spec: PlaybookSpec) -> Path:
     env = run_dir / "env"
     env.mkdir(exist_ok=True)
     (env / "settings").write_text(json.dumps(RUNNER_SETTINGS))
-    (env / "extravars").write_text(extravars_json(spec.extravars))
+    secret_paths = _vault_secret_files(run_dir, spec, vault_password)
+    (env / "extravars").write_text(extravars_json({**spec.extravars, **secret_paths}))
     return path
 
 
@@ -142,8 +175,10 @@ async def run_playbook(
         return False  # stored by the service, not as job_events files
 
     envvars = {"ANSIBLE_CONFIG": str(ANSIBLE_CONFIG), **spec.envvars}
+    vault_password = secrets.token_urlsafe(32)
+    vault = {"cmdline": "--ask-vault-password", "passwords": {VAULT_PROMPT: vault_password}}
     try:
-        inventory_path = _prepare_run_dir(run_dir, spec)
+        inventory_path = _prepare_run_dir(run_dir, spec, vault_password)
         control.marker = str(inventory_path)
         thread, runner = ansible_runner.run_async(
             private_data_dir=str(run_dir),
@@ -157,6 +192,7 @@ async def run_playbook(
             suppress_env_files=True,
             event_handler=event_handler,
             cancel_callback=control.poll_cancel,
+            **(vault if spec.secret_files else {}),
         )
 
         def wait_for_runner() -> None:

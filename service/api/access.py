@@ -64,6 +64,9 @@ RULES: dict[tuple[str, str], Role | None] = {
     ("POST", "/apps/{id}/deploy"): D,
     ("POST", "/apps/{id}/rollback"): D,
     ("POST", "/apps/{id}/reconcile"): D,
+    ("GET", "/apps/{id}/env"): V,
+    ("PUT", "/apps/{id}/env"): A,
+    ("PATCH", "/apps/{id}/env"): A,
     ("PUT", "/apps/{id}/deploy-hook"): A,
     ("DELETE", "/apps/{id}/deploy-hook"): A,
     ("POST", "/apps/{id}/deploy-hook"): PUBLIC,  # signed with the hook's secret

@@ -1,8 +1,11 @@
 """Deploying apps and following deployments: /apps/{id}/deploy|rollback|reconcile,
 /deployments."""
 
+from typing import Any
+
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
+from tortoise.queryset import QuerySet
 
 from service.api.access import visible
 from service.api.common import (
@@ -145,17 +148,23 @@ async def reconcile_app(request: web.Request) -> web.Response:
     )
 
 
-@operation(tags=TAGS, summary="List deployments (filter by app, status and time)")
+@operation(tags=TAGS, summary="List deployments (filter by app, status, kind and time)")
 @querystring_schema(DeploymentListQuerySchema)
 @response_schema(DeploymentPageSchema, 200, description="One page of deployments.")
 async def list_deployments(request: web.Request) -> web.Response:
     params = query(request)
-    found = filter_by(visible(request, Deployment.all()), params, "app_id", "status")
+    return await paginate(matching(request, params), params, DEPLOYMENT)
+
+
+def matching(request: web.Request, params: dict[str, Any]) -> QuerySet[Deployment]:
+    """The deployments the caller may see that pass a DeploymentListQuerySchema's filters:
+    the API's list and the dashboard's history page filter alike."""
+    found = filter_by(visible(request, Deployment.all()), params, "app_id", "status", "kind")
     if "since" in params:
         found = found.filter(created__gte=params["since"])
     if "until" in params:
         found = found.filter(created__lt=params["until"])
-    return await paginate(found, params, DEPLOYMENT)
+    return found
 
 
 async def _task_of(deployment: Deployment) -> Task | None:

@@ -645,6 +645,7 @@ class DeploymentListQuerySchema(PageQuerySchema):
     sort = sort_field(["id", "created", "status"], default="-id")
     app_id = Integer(validate=validate.Range(min=1))
     status = fields.Enum(DeploymentStatus, by_value=True)
+    kind = fields.Enum(DeploymentKind, by_value=True)
     since = fields.AwareDateTime(
         metadata={"description": "Created at or after (ISO 8601 with zone)."}
     )

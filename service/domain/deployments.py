@@ -1,5 +1,6 @@
 """Deployments: what may be deployed or rolled back, and the figures over time."""
 
+import math
 import statistics
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -215,7 +216,8 @@ async def version_in_use(version: Version) -> str | None:
     return None
 
 
-def _duration(deployment: Deployment) -> float | None:
+def duration(deployment: Deployment) -> float | None:
+    """Seconds from its start to its end, once it has both."""
     if deployment.started_at and deployment.completed_at:
         return (deployment.completed_at - deployment.started_at).total_seconds()
     return None
@@ -227,7 +229,7 @@ def _figures(deployments: list[Deployment]) -> dict[str, Any]:
         counts[deployment.status.value] += 1
     finished = counts["completed"] + counts["failed"]
     completed = [x for x in deployments if x.status == DeploymentStatus.COMPLETED]
-    durations = sorted(d for d in map(_duration, completed) if d is not None)
+    durations = sorted(d for d in map(duration, completed) if d is not None)
     return {
         "total": len(deployments),
         "by_status": counts,
@@ -258,3 +260,18 @@ async def stats(deployments: QuerySet[Deployment]) -> dict[str, Any]:
             }
         result[label] = {**_figures(window), "apps": per_app}
     return {"generated_at": now.isoformat(), "windows": result}
+
+
+async def stats_over_time(
+    deployments: QuerySet[Deployment], start: datetime, end: datetime, step: timedelta
+) -> tuple[dict[str, Any], list[tuple[datetime, dict[str, Any]]]]:
+    """The figures of `stats` (counts, success rate, median and p95 duration) of the
+    `deployments` created from `start` up to `end`: over the whole range, and for each
+    `step` of it (every bucket, empty ones too, with the time it starts)."""
+    found = await deployments.filter(created__gte=start, created__lt=end).only(
+        "id", "status", "created", "started_at", "completed_at"
+    )
+    buckets: list[list[Deployment]] = [[] for _ in range(max(0, math.ceil((end - start) / step)))]
+    for deployment in found:
+        buckets[int((deployment.created - start) / step)].append(deployment)
+    return _figures(found), [(start + i * step, _figures(b)) for i, b in enumerate(buckets)]

@@ -6,6 +6,8 @@ traffic to one of them. The services API lets callers name the app (its name or 
 reported it (`served` in a deployment's per-host results).
 """
 
+from typing import Any
+
 from tortoise.expressions import Q
 
 from service.errors import NotFound
@@ -25,17 +27,27 @@ def unit_base(app: App) -> str:
     return app.service_name.removesuffix(".service")
 
 
-async def live_slot(app: App, server: Server) -> str | None:
-    """The slot nginx served on `server` at the end of the app's latest run that said."""
+async def served_on(app: App, servers: list[Server]) -> dict[int, dict[str, Any]]:
+    """What nginx served on each server (slot, release_id, version) at the end of the app's
+    latest run that said; servers no recent run reported a live slot for are left out."""
+    found: dict[int, dict[str, Any]] = {}
     for deployment in (
         await Deployment.filter(app_id=app.id).order_by("-id").limit(RECENT_DEPLOYMENTS)
     ):
-        host = (deployment.host_results or {}).get(server.name)
-        served = host.get("served") if isinstance(host, dict) else None
-        slot = served.get("slot") if isinstance(served, dict) else None
-        if slot in SLOTS:
-            return slot
-    return None
+        for server in servers:
+            host = (deployment.host_results or {}).get(server.name)
+            served = host.get("served") if isinstance(host, dict) else None
+            if isinstance(served, dict) and served.get("slot") in SLOTS:
+                found.setdefault(server.id, served)
+        if len(found) == len(servers):
+            break
+    return found
+
+
+async def live_slot(app: App, server: Server) -> str | None:
+    """The slot nginx served on `server` at the end of the app's latest run that said."""
+    served = (await served_on(app, [server])).get(server.id)
+    return served["slot"] if served else None
 
 
 async def live_unit(app: App, server: Server) -> str | None:

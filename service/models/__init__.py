@@ -8,6 +8,7 @@ from service.models.deployments import (
     DeploymentStatus,
     DeployStrategy,
 )
+from service.models.environment import AppVariable
 from service.models.security_audits import AuditReport, AuditSchedule, FiredOccurrence
 from service.models.servers import Server
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
@@ -26,6 +27,7 @@ __all__ = [
     "ApiToken",
     "App",
     "AppStatus",
+    "AppVariable",
     "AuditRecord",
     "AuditReport",
     "AuditSchedule",

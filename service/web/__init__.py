@@ -11,11 +11,11 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from service.web import login, overview, servers, tasks
+from service.web import apps, deployments, login, overview, servers, tasks, versions
 from service.web.pages import web_middleware
 
 STATIC_DIR = Path(__file__).parent / "static"
-PAGES = (login, overview, servers, tasks)
+PAGES = (login, overview, servers, tasks, apps, versions, deployments)
 
 
 def register(app: web.Application) -> None:

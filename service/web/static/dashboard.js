@@ -1,9 +1,18 @@
 // What every dashboard page shares: calls to the REST API with the session's CSRF token,
 // the live feed (one WebSocket, resubscribed after a reconnect), buttons and forms.
 
-const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
+export const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
 export class ApiError extends Error {}
+
+// The API's error envelope as one line: its message and the fields it names.
+export function errorText(data, status, statusText) {
+  const error = data?.error;
+  const details = error?.details && Object.keys(error.details).length
+    ? " " + Object.entries(error.details).map(([k, v]) => `${k}: ${[].concat(v).join(", ")}`).join("; ")
+    : "";
+  return (error?.message ?? `${status} ${statusText}`) + details;
+}
 
 export async function call(method, url, body) {
   const response = await fetch(url, {
@@ -13,13 +22,7 @@ export async function call(method, url, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) {
-    const error = data?.error;
-    const details = error?.details && Object.keys(error.details).length
-      ? " " + Object.entries(error.details).map(([k, v]) => `${k}: ${[].concat(v).join(", ")}`).join("; ")
-      : "";
-    throw new ApiError((error?.message ?? `${response.status} ${response.statusText}`) + details);
-  }
+  if (!response.ok) throw new ApiError(errorText(data, response.status, response.statusText));
   return data;
 }
 
@@ -51,6 +54,30 @@ export function el(tag, attributes = {}, ...children) {
 export function taskLink(task) {
   return el("a", { href: `/tasks/${task.id}`, "data-task-id": task.id, class: `task ${task.status}` },
     `${task.kind.replaceAll("_", " ")} · `, el("span", { "data-field": "status" }, task.status));
+}
+
+// Each host of a run as a labelled progress bar with its counts, in `list` (a <ul>);
+// a finished run's bars are full.
+export function showHosts(list, progress, finished) {
+  const started = Math.max(progress.tasks_started ?? 0, 1);
+  for (const [name, counts] of Object.entries(progress.hosts ?? {})) {
+    const done = counts.ok + counts.changed + counts.failed + counts.skipped + counts.unreachable;
+    let item = list.querySelector(`li[data-host-row="${CSS.escape(name)}"]`);
+    if (!item) {
+      const id = `${list.id}-${list.children.length}`;
+      item = el("li", { "data-host-row": name },
+        el("label", { for: id }, name),
+        el("progress", { id, "data-host": name, max: started, value: 0 }),
+        el("span", { class: "counts" }));
+      list.append(item);
+    }
+    const bar = item.querySelector("progress");
+    bar.max = Math.max(started, done);
+    bar.value = finished ? bar.max : done;
+    item.classList.toggle("failed", counts.failed + counts.unreachable > 0);
+    item.querySelector(".counts").textContent =
+      `ok ${counts.ok} · changed ${counts.changed} · failed ${counts.failed} · skipped ${counts.skipped} · unreachable ${counts.unreachable}`;
+  }
 }
 
 // One WebSocket per page. Listeners get every message; task topics resume after the last

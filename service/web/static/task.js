@@ -1,6 +1,6 @@
 // The task page: the live log (replayed from the start, resumed after a reconnect), each
 // host's progress, the status, and which of cancel and retry apply.
-import { Feed, bindActions, el } from "./dashboard.js";
+import { Feed, bindActions, el, showHosts } from "./dashboard.js";
 
 const task = JSON.parse(document.getElementById("task-data").textContent);
 const log = document.getElementById("log");
@@ -33,25 +33,7 @@ function addEvent(message) {
 }
 
 function showProgress(progress) {
-  const started = Math.max(progress.tasks_started ?? 0, 1);
-  for (const [name, counts] of Object.entries(progress.hosts ?? {})) {
-    const done = counts.ok + counts.changed + counts.failed + counts.skipped + counts.unreachable;
-    let item = hosts.querySelector(`li[data-host-row="${CSS.escape(name)}"]`);
-    if (!item) {
-      const id = `host-${hosts.children.length}`;
-      item = el("li", { "data-host-row": name },
-        el("label", { for: id }, name),
-        el("progress", { id, "data-host": name, max: started, value: 0 }),
-        el("span", { class: "counts" }));
-      hosts.append(item);
-    }
-    const bar = item.querySelector("progress");
-    bar.max = Math.max(started, done);
-    bar.value = ACTIVE.has(task.status) ? done : bar.max;
-    item.classList.toggle("failed", counts.failed + counts.unreachable > 0);
-    item.querySelector(".counts").textContent =
-      `ok ${counts.ok} · changed ${counts.changed} · failed ${counts.failed} · skipped ${counts.skipped} · unreachable ${counts.unreachable}`;
-  }
+  showHosts(hosts, progress, !ACTIVE.has(task.status));
   document.getElementById("current-task").textContent = progress.current_task ?? "—";
 }
 
