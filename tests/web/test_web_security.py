@@ -191,6 +191,26 @@ def test_a_cross_site_post_is_refused(browser, service, other_site):
     assert "cross-site" not in server_names(service)
 
 
+def test_a_name_with_markup_is_refused_and_the_refusal_shown_as_text(browser, service):
+    # The browser's own check refuses it first; past that check, the API does.
+    browser.allow_console(REFUSED)
+    browser.login(service.admin_token)
+    browser.open("/servers")
+    form = browser.find("form#server-form")
+    name = form.find_element("name", "name")
+    name.send_keys(MARKUP)
+    form.find_element("name", "host").send_keys(NOT_CONTACTED)
+    assert browser.script("return arguments[0].validity.valid", name) is False
+    browser.script("arguments[0].noValidate = true", form)
+    form.find_element("css selector", "[type=submit]").click()
+    message = browser.visible("#notice[role=alert]")
+    assert "letters, digits" in message.text
+    assert no_alert(browser) and browser.script("return window.__xss") is None
+    assert not browser.all("img[src=x]")
+    assert MARKUP not in server_names(service)
+    browser.screenshot("servers-refused-name")
+
+
 def test_the_keyboard_reaches_the_buttons_with_a_visible_focus(browser, service, records):
     browser.login(service.admin_token)
     browser.open("/servers")
@@ -213,3 +233,28 @@ def test_the_keyboard_reaches_the_buttons_with_a_visible_focus(browser, service,
             break
     else:
         pytest.fail(f"Tab never reached the test button: {reached}")
+
+
+def test_a_viewer_sees_no_deploy_button_and_its_forged_post_is_refused(browser, service, records):
+    browser.allow_console(REFUSED)
+    viewer = service.token("watcher", "viewer")
+    browser.login(viewer)
+    app_id = records["app"]["id"]
+    browser.open(f"/apps/{app_id}")
+    browser.find("nav[aria-label=Main]")
+    assert not browser.all("form#deploy-form, #rollback")
+    browser.open("/servers")
+    browser.find(f"tr[data-server-id='{records['server']['id']}']")
+    assert not browser.all("button[data-action]")
+    status = browser.driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        const csrf = document.querySelector('meta[name=csrf-token]').content;
+        fetch(`/api/v1/apps/${arguments[0]}/deploy`, {method: 'POST',
+              headers: {'Content-Type': 'application/json', 'X-CSRF-Token': csrf},
+              body: JSON.stringify({version_id: arguments[1]})})
+          .then(r => done(r.status));""",
+        app_id,
+        records["version"]["id"],
+    )
+    assert status == 403
+    browser.screenshot("app-as-viewer")
