@@ -62,8 +62,12 @@ function upload(version, file) {
       bar.value = event.loaded;
     });
     request.addEventListener("load", () => {
-      if (request.status === 201) resolve(request.response);
-      else reject(new ApiError(errorText(request.response, request.status, request.statusText)));
+      if (request.status !== 201) {
+        reject(new ApiError(errorText(request.response, request.status, request.statusText)));
+        return;
+      }
+      bar.value = bar.max; // full: a small zip is sent before any progress event fires
+      resolve(request.response);
     });
     request.addEventListener("error", () => reject(new ApiError("The upload was cut off; try again.")));
     request.send(file);
