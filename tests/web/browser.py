@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -92,8 +93,10 @@ class Browser:
         self.driver.get(self.url(path))
 
     def wait(self, condition: Callable[[WebDriver], T], timeout: float = WAIT_SECONDS) -> T:
-        """Wait until `condition(driver)` is truthy; its value."""
-        return WebDriverWait(self.driver, timeout).until(condition)
+        """Wait until `condition(driver)` is truthy; its value. An element replaced while
+        the condition looks at it (a live update, a reload) only means: look again."""
+        ignored = (StaleElementReferenceException,)
+        return WebDriverWait(self.driver, timeout, ignored_exceptions=ignored).until(condition)
 
     def find(self, css: str, timeout: float = WAIT_SECONDS) -> WebElement:
         """The first element matching `css`, once it is in the DOM."""
