@@ -3,7 +3,13 @@
 
 const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
-export class ApiError extends Error {}
+export class ApiError extends Error {
+  constructor(message, status, error) {
+    super(message);
+    this.status = status; // the HTTP status
+    this.error = error; // the body's `error` object (code, message, details), when there is one
+  }
+}
 
 export async function call(method, url, body) {
   const response = await fetch(url, {
@@ -18,7 +24,8 @@ export async function call(method, url, body) {
     const details = error?.details && Object.keys(error.details).length
       ? " " + Object.entries(error.details).map(([k, v]) => `${k}: ${[].concat(v).join(", ")}`).join("; ")
       : "";
-    throw new ApiError((error?.message ?? `${response.status} ${response.statusText}`) + details);
+    throw new ApiError((error?.message ?? `${response.status} ${response.statusText}`) + details,
+      response.status, error);
   }
   return data;
 }
