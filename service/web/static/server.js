@@ -60,6 +60,7 @@ function addUnitRow(unit) {
   for (const button of row.querySelectorAll("button[data-label]")) {
     button.setAttribute("aria-label", `${button.dataset.label} ${unit}`);
   }
+  services.querySelector("tr.none")?.remove();
   services.append(row);
   unitNames.append(el("option", { value: unit }));
   return row;
