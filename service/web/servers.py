@@ -88,6 +88,12 @@ async def findings_of(report: AuditReport) -> list[dict[str, Any]]:
     return sorted(rows, key=lambda row: (row["passed"], rank.get(row["severity"], len(rank))))
 
 
+def regressed(report: AuditReport) -> list[dict[str, Any]]:
+    """The findings of the report's drift that passed in the audit before and fail now."""
+    changed = (report.drift or {}).get("findings") or []
+    return [finding for finding in changed if finding.get("previously_passed")]
+
+
 def score_history(reports: list[AuditReport]) -> Markup:
     """The audit scores over time (oldest first) as an SVG line chart."""
     points = [(report.finished_at.strftime("%Y-%m-%d %H:%M"), report.score) for report in reports]
@@ -118,6 +124,7 @@ async def server_page(request: web.Request) -> web.Response:
             "task": (await active_tasks([server.id])).get(server.id),
             "report": latest,
             "findings": await findings_of(latest) if latest else [],
+            "regressed": regressed(latest) if latest else [],
             "history": score_history(reports) if reports else None,
             "units": await service_units(server),
         },

@@ -87,6 +87,23 @@ async def test_the_findings_of_the_latest_audit_failed_first_with_expected_and_a
     assert 'Score <strong data-field="score">40</strong>' in text
 
 
+async def test_a_regression_since_the_audit_before_is_named(logged_in):
+    server = await Server.create(name="web-1", host="10.0.0.5")
+    report = await audited(server, FULL_FINDINGS, 40, at=datetime.now(UTC))
+    report.drift = {
+        "report_id": report.id, "previous_report_id": 1, "score": 40, "previous_score": 100,
+        "findings": [{**FULL_FINDINGS[2], "previously_passed": True},
+                     {**FULL_FINDINGS[1], "previously_passed": False}],
+    }  # fmt: skip
+    await report.save()
+
+    _, text, _ = await page(logged_in, f"/servers/{server.id}")
+
+    drift = text[text.index('id="audit-drift"') :].split("</p>")[0]
+    assert "score 100 → 40" in drift and "Host firewall (ufw) is active" in drift
+    assert "VERBOSE" not in drift  # it got better: not a regression
+
+
 async def test_the_score_history_is_an_svg_chart_drawn_on_the_server(logged_in):
     server = await Server.create(name="web-1", host="10.0.0.5")
     start = datetime(2026, 11, 1, tzinfo=UTC)
