@@ -221,6 +221,8 @@ async function read(query) {
 }
 
 function readNew() {
+  // A tab in the background runs nothing on the host; it reads again when shown.
+  if (document.hidden) return;
   // Overlap the previous read (host time, so no clock skew); lines already shown are skipped.
   if (shownUnit) read({ lines: 1000, since: `-${Math.max((FOLLOW_EVERY / 1000) * 4, 30)}s` });
 }
@@ -259,6 +261,9 @@ followButton.addEventListener("click", () => {
   if (!reading) readNew();
 });
 stopButton.addEventListener("click", stopFollowing);
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && following && !reading) readNew();
+});
 
 // Live
 
