@@ -198,7 +198,7 @@ async function read(query) {
   const mine = generation;
   reading = true;
   journal.setAttribute("aria-busy", "true");
-  journalState.textContent = `Reading the journal of ${unit}…`;
+  if (!following) journalState.textContent = `Reading the journal of ${unit}…`;
   try {
     const answer = await call("GET", `${unitUrl(unit)}/logs?${new URLSearchParams(query)}`);
     addLines(unit, answer.logs.entries ?? []);
