@@ -55,6 +55,7 @@ async def test_put_replaces_and_patch_merges_by_name(api, app_record):
     [
         [{"name": "1ABC", "value": "x"}],
         [{"name": "A-B", "value": "x"}],
+        [{"name": "PORT", "value": "80"}],
         [{"name": "A", "value": "line\nbreak"}],
         [{"name": "A", "value": "nul\x00"}],
         [{"name": "A", "value": "x" * (32 * 1024 + 1)}],
