@@ -137,10 +137,11 @@ export class Feed {
       for (const listener of this.listeners) listener(message);
     });
     this.socket.addEventListener("close", (event) => {
-      if (event.code === 1008) {
+      if (event.code === 1008 && event.reason === "unauthorized") {
         this.show("Live updates stopped: the session has ended. Reload to log in again.");
         return;
       }
+      // Lost, or dropped for being too slow: reconnect; task topics resume after their last seq.
       this.show("Live updates lost; reconnecting…");
       setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, 10000);
