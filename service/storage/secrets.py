@@ -21,6 +21,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 FINGERPRINT_LENGTH = 16
+SEALED_PREFIX = "sealed:"
+"""Marks a stored key the service must read back (an HMAC key) as encrypted."""
 
 
 class SecretsKeyError(Exception):
@@ -98,6 +100,15 @@ class SecretBox:
             raise SecretsKeyError(
                 f"a stored secret does not open with the keys in {self.path}"
             ) from None
+
+    def seal(self, plaintext: str) -> str:
+        """A key the service must use again (to sign or check an HMAC), for storing."""
+        return SEALED_PREFIX + self.encrypt(plaintext)
+
+    def unseal(self, stored: str) -> str:
+        if not stored.startswith(SEALED_PREFIX):
+            raise SecretsKeyError("a stored key is not sealed")
+        return self.decrypt(stored.removeprefix(SEALED_PREFIX))
 
     def fingerprint(self, plaintext: str) -> str:
         digest = hmac.new(self._key_file().fingerprint_key, plaintext.encode(), hashlib.sha256)

@@ -6,10 +6,11 @@ import stat
 
 import pytest
 
-from service.domain import environment
+from service.domain import deploy_hooks, environment
+from service.domain.webhooks import seal_stored_keys
 from service.keys import SECRETS
-from service.models import App, AppVariable, Server
-from service.storage.secrets import SecretBox, SecretsKeyError
+from service.models import App, AppVariable, DeployHook, Server, Webhook
+from service.storage.secrets import SEALED_PREFIX, SecretBox, SecretsKeyError
 from tests.test_cli import run_cli
 
 SECRET = "hunter2-but-longer"
@@ -91,3 +92,27 @@ async def test_secrets_rotate_key_from_the_command_line_while_the_service_runs(c
     assert after.ciphertext != variable.ciphertext
     assert box.decrypt(after.ciphertext) == SECRET  # the running service follows the key file
     assert SECRET not in rotated.stdout + rotated.stderr
+
+
+async def test_hook_keys_are_stored_sealed_and_older_plain_ones_get_sealed(api, app_record):
+    made = await api.put(f"/api/v1/apps/{app_record['id']}/deploy-hook")
+    hook = await DeployHook.get(app_id=app_record["id"])
+    assert hook.secret.startswith(SEALED_PREFIX) and made.body["secret"] not in hook.secret
+    created = await api.post(
+        "/api/v1/webhooks", json={"url": "http://127.0.0.1:9/", "events": ["task.finished"],
+                                  "secret": "whsec_given-by-the-admin"},
+    )  # fmt: skip
+    assert created.status == 201, created.body
+    webhook = await Webhook.get(id=created.body["id"])
+    assert webhook.secret.startswith(SEALED_PREFIX) and "given-by-the-admin" not in webhook.secret
+
+    # A key stored in the clear by an older version is sealed at the next start.
+    await DeployHook.filter(id=hook.id).update(secret="plain-older-key")
+    box = api.client.app[SECRETS]
+    assert await seal_stored_keys(box) == 1
+    hook = await DeployHook.get(id=hook.id)
+    assert box.unseal(hook.secret) == "plain-older-key"
+    body = b'{"version_id": 1}'
+    await deploy_hooks.verify(
+        app_record["id"], body, deploy_hooks.signature("plain-older-key", body), box
+    )
