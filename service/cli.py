@@ -22,7 +22,7 @@ from service.api.v1 import create_v1_app
 from service.app import create_app
 from service.client import commands as client
 from service.config import ConfigError, Settings
-from service.domain import environment, tokens
+from service.domain import secrets_at_rest, tokens
 from service.errors import APIError, NotFound
 from service.logs import AccessLogger, configure_logging
 from service.models import ApiToken, App, Role, Server
@@ -146,8 +146,11 @@ def secrets_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
 
     async def work() -> int:
         box = SecretBox(settings.secrets_key_file)
-        count = await environment.rotate_key(box)
-        print(f"Re-encrypted {count} secret(s) under a new key in {box.path}; old keys removed.")
+        count = await secrets_at_rest.rotate_key(box)
+        print(
+            f"Re-encrypted {count} secret(s) and key(s) under a new key in {box.path}; "
+            "old keys removed."
+        )
         return 0
 
     return _with_database(settings, work)

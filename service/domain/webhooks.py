@@ -4,8 +4,8 @@ import secrets
 from typing import Any
 
 from service.domain.records import get_or_404, require_changes, require_reference, save
-from service.models import App, DeployHook, Server, Webhook, WebhookEvent
-from service.storage.secrets import SEALED_PREFIX, SecretBox
+from service.models import App, Server, Webhook, WebhookEvent
+from service.storage.secrets import SecretBox
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (a prefix that marks made secrets, not one)
 
@@ -42,15 +42,3 @@ async def _require_filters(data: dict[str, Any]) -> None:
         await require_reference(Server, "server_id", data["server_id"])
     if data.get("app_id") is not None:
         await require_reference(App, "app_id", data["app_id"])
-
-
-async def seal_stored_keys(box: SecretBox) -> int:
-    """Seal the webhook and deploy hook keys a version before sealing stored in the clear
-    (once, at start); how many."""
-    sealed = 0
-    for model in (Webhook, DeployHook):
-        for record in await model.exclude(secret__startswith=SEALED_PREFIX):
-            record.secret = box.seal(record.secret)
-            await record.save(update_fields=["secret"])
-            sealed += 1
-    return sealed

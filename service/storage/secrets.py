@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,8 +95,11 @@ class SecretBox:
         return self._cipher().encrypt(plaintext.encode()).decode()
 
     def decrypt(self, ciphertext: str) -> str:
+        return self._open(self._cipher().decrypt, ciphertext)
+
+    def _open(self, operation: Callable[[bytes], bytes], ciphertext: str) -> str:
         try:
-            return self._cipher().decrypt(ciphertext.encode()).decode()
+            return operation(ciphertext.encode()).decode()
         except InvalidToken:
             raise SecretsKeyError(
                 f"a stored secret does not open with the keys in {self.path}"
@@ -123,12 +127,7 @@ class SecretBox:
 
     def reencrypt(self, ciphertext: str) -> str:
         """Rotation, step 2: the same secret under the newest key."""
-        try:
-            return self._cipher().rotate(ciphertext.encode()).decode()
-        except InvalidToken:
-            raise SecretsKeyError(
-                f"a stored secret does not open with the keys in {self.path}"
-            ) from None
+        return self._open(self._cipher().rotate, ciphertext)
 
     def opens_with_newest(self, ciphertext: str) -> bool:
         try:

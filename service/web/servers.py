@@ -14,9 +14,8 @@ from service.domain import services
 from service.domain.records import get_or_404
 from service.models import AuditReport, Server, Task, TaskStatus
 from service.web.charts import line_chart
-from service.web.pages import page, render
+from service.web.pages import Paging, page, render
 
-PER_PAGE = 100
 ACTIVE = (TaskStatus.QUEUED, TaskStatus.RUNNING)
 HISTORY = 30
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -50,15 +49,12 @@ async def active_tasks(server_ids: list[int]) -> dict[int, dict[str, Any]]:
 @page()
 async def servers_page(request: web.Request) -> web.Response:
     search = request.query.get("q", "").strip()[:64]
-    try:
-        number = max(1, int(request.query.get("page", "1")))
-    except ValueError:
-        number = 1
+    paging = Paging.of(request)
     found = visible(request, Server.all())
     if search:
         found = found.filter(name__icontains=search)
     total = await found.count()
-    rows = await found.order_by("name").offset((number - 1) * PER_PAGE).limit(PER_PAGE)
+    rows = await paging.rows(found.order_by("name"))
     ids = [server.id for server in rows]
     return render(
         request,
@@ -68,9 +64,8 @@ async def servers_page(request: web.Request) -> web.Response:
             "audits": await latest_audits(ids),
             "tasks": await active_tasks(ids),
             "search": search,
-            "page": number,
-            "pages": max(1, -(-total // PER_PAGE)),
             "total": total,
+            **paging.links(request, total),
         },
     )
 

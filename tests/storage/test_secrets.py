@@ -6,8 +6,8 @@ import stat
 
 import pytest
 
-from service.domain import deploy_hooks, environment
-from service.domain.webhooks import seal_stored_keys
+from service.domain import deploy_hooks, environment, secrets_at_rest
+from service.domain.secrets_at_rest import seal_stored_keys
 from service.keys import SECRETS
 from service.models import App, AppVariable, DeployHook, Server, Webhook
 from service.storage.secrets import SEALED_PREFIX, SecretBox, SecretsKeyError
@@ -59,7 +59,7 @@ async def test_rotation_reencrypts_everything_and_forgets_the_old_key(client, bo
     old_keys = box.path.read_text()
     running_service = SecretBox(box.path)  # another process's view of the same file
     running_service.decrypt(before.ciphertext)
-    assert await environment.rotate_key(box) == 1
+    assert await secrets_at_rest.rotate_key(box) == 1
     after = await AppVariable.get(id=before.id)
     assert after.ciphertext != before.ciphertext
     assert box.decrypt(after.ciphertext) == SECRET
@@ -77,7 +77,7 @@ async def test_a_rotation_cut_off_at_any_step_leaves_every_secret_readable(clien
     variable.ciphertext = box.reencrypt(variable.ciphertext)  # ... and after step 2
     await variable.save()
     assert box.decrypt(variable.ciphertext) == SECRET
-    await environment.rotate_key(box)  # the next rotation finishes the job
+    await secrets_at_rest.rotate_key(box)  # the next rotation finishes the job
     assert box.decrypt((await AppVariable.get(id=variable.id)).ciphertext) == SECRET
     assert len(json.loads(box.path.read_text())["keys"]) == 1
 
@@ -87,11 +87,20 @@ async def test_secrets_rotate_key_from_the_command_line_while_the_service_runs(c
     variable = await stored_secret(box)
     rotated = await asyncio.to_thread(run_cli, "secrets", "rotate-key", env_dir=settings.data_dir)
     assert rotated.returncode == 0, rotated.stderr
-    assert "Re-encrypted 1 secret(s)" in rotated.stdout
+    assert "Re-encrypted 1 secret(s) and key(s)" in rotated.stdout
     after = await AppVariable.get(id=variable.id)
     assert after.ciphertext != variable.ciphertext
     assert box.decrypt(after.ciphertext) == SECRET  # the running service follows the key file
     assert SECRET not in rotated.stdout + rotated.stderr
+
+
+async def test_rotation_also_reencrypts_the_sealed_hook_keys(api, app_record):
+    made = await api.put(f"/api/v1/apps/{app_record['id']}/deploy-hook")
+    box = api.client.app[SECRETS]
+    before = (await DeployHook.get(app_id=app_record["id"])).secret
+    assert await secrets_at_rest.rotate_key(box) == 1
+    after = (await DeployHook.get(app_id=app_record["id"])).secret
+    assert after != before and box.unseal(after) == made.body["secret"]
 
 
 async def test_hook_keys_are_stored_sealed_and_older_plain_ones_get_sealed(api, app_record):
