@@ -14,6 +14,7 @@ from service.api.health import install_health_checks
 from service.api.openapi import API_PREFIX, build_openapi
 from service.api.v1 import create_v1_app
 from service.config import Settings
+from service.domain.secrets_at_rest import seal_stored_keys
 from service.keys import (
     CLOCK,
     DATABASE,
@@ -49,6 +50,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[SECRETS] = secrets
     async with database(settings.database_url) as context:
         app[DATABASE] = context
+        await seal_stored_keys(secrets)
         yield
 
 

@@ -22,12 +22,13 @@ from service.api.v1 import create_v1_app
 from service.app import create_app
 from service.client import commands as client
 from service.config import ConfigError, Settings
-from service.domain import tokens
+from service.domain import secrets_at_rest, tokens
 from service.errors import APIError, NotFound
 from service.logs import AccessLogger, configure_logging
 from service.models import ApiToken, App, Role, Server
 from service.retention import RULES, RetentionJob
 from service.storage.db import database
+from service.storage.secrets import SecretBox
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -135,6 +136,21 @@ def purge(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{table}: {verb} {deleted.get(table, 0)}")
         for rule in RULES:
             print(f"  rule {rule.describe(settings)}")
+        return 0
+
+    return _with_database(settings, work)
+
+
+def secrets_rotate_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Re-encrypt every app secret under a new key; a running service follows the key file."""
+
+    async def work() -> int:
+        box = SecretBox(settings.secrets_key_file)
+        count = await secrets_at_rest.rotate_key(box)
+        print(
+            f"Re-encrypted {count} secret(s) and key(s) under a new key in {box.path}; "
+            "old keys removed."
+        )
         return 0
 
     return _with_database(settings, work)
@@ -361,6 +377,15 @@ def _parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="count what would be deleted, delete nothing"
     )
     purge_cmd.set_defaults(func=purge)
+
+    secrets_cmd = commands.add_parser("secrets", help="app secrets at rest").add_subparsers(
+        dest="secrets_command", required=True
+    )
+    secrets_cmd.add_parser(
+        "rotate-key",
+        parents=[db],
+        help="encrypt every app secret under a new key and forget the old ones",
+    ).set_defaults(func=secrets_rotate_key)
 
     token = commands.add_parser("token", help="manage API tokens").add_subparsers(
         dest="token_command", required=True

@@ -23,6 +23,7 @@ from service.api.validation import body_verified_by
 from service.domain import deploy_hooks
 from service.domain.tokens import DEPLOY_HOOK
 from service.errors import Conflict, NotFound, Unauthorized
+from service.keys import SECRETS
 
 TAGS = ["deployments"]
 HOOK_PATH = f"/apps/{ID_PATTERN}/deploy-hook"
@@ -68,7 +69,7 @@ class HookDeploySchema(DeploySchema):
 
 async def check_signature(request: web.Request, raw: bytes) -> None:
     header = request.headers.get(deploy_hooks.SIGNATURE_HEADER)
-    await deploy_hooks.verify(record_id(request), raw, header)
+    await deploy_hooks.verify(record_id(request), raw, header, request.config_dict[SECRETS])
 
 
 @operation(
@@ -79,7 +80,7 @@ async def check_signature(request: web.Request, raw: bytes) -> None:
 )
 @response_schema(DeployHookSecretSchema, 200, description="The secret, shown once.")
 async def set_deploy_hook(request: web.Request) -> web.Response:
-    hook, secret = await deploy_hooks.set_secret(record_id(request))
+    hook, secret = await deploy_hooks.set_secret(record_id(request), request.config_dict[SECRETS])
     return web.json_response(
         DeployHookSecretSchema().dump(
             {

@@ -14,6 +14,14 @@ TAGS = ["apps"]
 ENV_NAME_RE = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 MAX_VALUE = 32 * 1024
 MAX_VARIABLES = 500
+SET_BY_THE_DEPLOY = frozenset(
+    {"PORT", "APP_NAME", "APP_VERSION", "APP_RELEASE", "APP_ROOT", "APP_SLOT"}
+)
+
+
+def _not_set_by_the_deploy(name: str) -> None:
+    if name in SET_BY_THE_DEPLOY:
+        raise ValidationError(f"{name} is set by the deploy itself.")
 
 
 def _printable_line(value: str) -> None:
@@ -24,7 +32,10 @@ def _printable_line(value: str) -> None:
 class VariableInSchema(Schema):
     name = fields.String(
         required=True,
-        validate=validate.Regexp(ENV_NAME_RE, error="Not an environment variable name."),
+        validate=[
+            validate.Regexp(ENV_NAME_RE, error="Not an environment variable name."),
+            _not_set_by_the_deploy,
+        ],
         metadata={"example": "DATABASE_URL"},
     )
     value = fields.String(

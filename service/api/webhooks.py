@@ -27,6 +27,7 @@ from service.api.schemas import (
 from service.domain import webhooks
 from service.domain.records import get_or_404
 from service.errors import NotFound
+from service.keys import SECRETS
 from service.models import DeliveryStatus, Webhook, WebhookDelivery, WebhookEvent, WebhookFormat
 
 TAGS = ["webhooks"]
@@ -148,7 +149,7 @@ async def list_webhooks(request: web.Request) -> web.Response:
 @request_schema(WEBHOOK)
 @response_schema(CREATED, 201, description="The new webhook (with the secret if made here).")
 async def create_webhook(request: web.Request) -> web.Response:
-    webhook, generated = await webhooks.create_webhook(body(request))
+    webhook, generated = await webhooks.create_webhook(body(request), request.config_dict[SECRETS])
     return created(WEBHOOK, webhook, "webhooks", **({"secret": generated} if generated else {}))
 
 
@@ -166,7 +167,10 @@ async def get_webhook(request: web.Request) -> web.Response:
 @request_schema(WEBHOOK_CHANGES)
 @response_schema(WEBHOOK, 200, description="The updated webhook.")
 async def update_webhook(request: web.Request) -> web.Response:
-    return respond(WEBHOOK, await webhooks.update_webhook(record_id(request), body(request)))
+    changed = await webhooks.update_webhook(
+        record_id(request), body(request), request.config_dict[SECRETS]
+    )
+    return respond(WEBHOOK, changed)
 
 
 @operation(tags=TAGS, summary="Delete a webhook and its deliveries", errors=[NotFound])

@@ -2,8 +2,9 @@
 
 A caller signs the exact bytes of its request body with the app's secret and sends
 `X-Hub-Signature-256: sha256=<hex HMAC-SHA256>` (what GitHub sends for a webhook with a
-secret). The key must be stored as it is (an HMAC cannot be checked against a digest of it);
-it lives in its own table and is shown once, when it is set.
+secret). An HMAC cannot be checked against a digest of its key, so the key is stored sealed
+(encrypted under the secrets key file); it lives in its own table and is shown once, when it
+is set.
 """
 
 import hashlib
@@ -13,6 +14,7 @@ import secrets
 from service.domain.records import get_or_404
 from service.errors import NotFound, Unauthorized, ValidationFailed
 from service.models import App, DeployHook, Version
+from service.storage.secrets import SecretBox
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 SIGNATURE_PREFIX = "sha256="
@@ -24,13 +26,14 @@ def signature(secret: str, body: bytes) -> str:
     return SIGNATURE_PREFIX + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-async def set_secret(app_id: int) -> tuple[DeployHook, str]:
+async def set_secret(app_id: int, box: SecretBox) -> tuple[DeployHook, str]:
     """Give the app a new hook secret (replacing any older one, which stops working)."""
     app = await get_or_404(App, app_id)
     secret = secrets.token_hex(32)
-    hook, made = await DeployHook.get_or_create(app_id=app.id, defaults={"secret": secret})
+    sealed = box.seal(secret)
+    hook, made = await DeployHook.get_or_create(app_id=app.id, defaults={"secret": sealed})
     if not made:
-        hook.secret = secret
+        hook.secret = sealed
         await hook.save(update_fields=["secret"])
     return hook, secret
 
@@ -41,7 +44,7 @@ async def remove(app_id: int) -> None:
         raise NotFound(f"App {app.id} has no deploy hook.")
 
 
-async def verify(app_id: int, body: bytes, header: str | None) -> None:
+async def verify(app_id: int, body: bytes, header: str | None, box: SecretBox) -> None:
     """Refuse (401) a body whose signature is missing or wrong, compared in constant time.
 
     An app without a hook (or no such app) gets the same answer, so that the public route
@@ -49,7 +52,9 @@ async def verify(app_id: int, body: bytes, header: str | None) -> None:
     """
     hook = await DeployHook.get_or_none(app_id=app_id)
     given = (header or "").strip().encode("utf-8", "surrogateescape")
-    if hook is None or not hmac.compare_digest(signature(hook.secret, body).encode(), given):
+    if hook is None or not hmac.compare_digest(
+        signature(box.unseal(hook.secret), body).encode(), given
+    ):
         raise Unauthorized(REFUSED)
 
 

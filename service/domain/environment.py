@@ -92,28 +92,3 @@ async def environment_file(app_id: int, box: SecretBox) -> str:
         value = box.decrypt(variable.ciphertext or "") if variable.secret else variable.value
         lines.append(f"{variable.name}={_quoted(value or '')}")
     return "\n".join(lines) + "\n"
-
-
-async def rotate_key(box: SecretBox) -> int:
-    """Re-encrypt every secret under a new key, then forget the old keys; how many.
-
-    Each step leaves a usable state if it is cut off: the new key is added before anything
-    uses it, and the old ones are dropped only once every secret opens with the new one.
-    """
-    box.add_new_key()
-    rotated = 0
-    while True:
-        stale = [
-            variable
-            for variable in await AppVariable.filter(secret=True)
-            if not box.opens_with_newest(variable.ciphertext or "")
-        ]
-        if not stale:
-            break
-        async with in_transaction():
-            for variable in stale:
-                variable.ciphertext = box.reencrypt(variable.ciphertext or "")
-                await variable.save(update_fields=["ciphertext"])
-        rotated += len(stale)
-    box.drop_old_keys()
-    return rotated

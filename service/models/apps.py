@@ -42,7 +42,8 @@ class DeployHook(Model):
 
     id = fields.IntField(primary_key=True)
     app = fields.OneToOneField("models.App", related_name="deploy_hook", on_delete=fields.CASCADE)
-    secret = fields.CharField(max_length=128)
+    secret = fields.TextField()
+    """The HMAC key, sealed with the secrets key file (service/storage/secrets.py)."""
     created = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

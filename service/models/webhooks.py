@@ -39,7 +39,7 @@ class Webhook(TimestampedModel):
         "models.Server", related_name="webhooks", null=True, on_delete=fields.CASCADE
     )
     format = fields.CharEnumField(WebhookFormat, max_length=16, default=WebhookFormat.JSON)
-    secret = fields.CharField(max_length=256)
+    secret = fields.TextField()
     """Signs every delivery; never returned by the API after the create response."""
     enabled = fields.BooleanField(default=True)
 

@@ -28,6 +28,7 @@ from service.notifications.payloads import (
     TIMESTAMP_HEADER,
     signature,
 )
+from service.storage.secrets import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Dispatcher:
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.clock = clock
+        self.secrets = SecretBox(settings.secrets_key_file)
         self.session: aiohttp.ClientSession | None = None
         self.in_flight: dict[int, asyncio.Task[None]] = {}
         self.per_webhook: Counter[int] = Counter()
@@ -162,7 +164,7 @@ class Dispatcher:
             EVENT_HEADER: delivery.event,
             DELIVERY_HEADER: str(delivery.id),
             TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: signature(webhook.secret, timestamp, body),
+            SIGNATURE_HEADER: signature(self.secrets.unseal(webhook.secret), timestamp, body),
         }
         timeout = self.settings.webhook_timeout
         code: int | None = None

@@ -15,12 +15,15 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 FINGERPRINT_LENGTH = 16
+SEALED_PREFIX = "sealed:"
+"""Marks a stored key the service must read back (an HMAC key) as encrypted."""
 
 
 class SecretsKeyError(Exception):
@@ -92,12 +95,24 @@ class SecretBox:
         return self._cipher().encrypt(plaintext.encode()).decode()
 
     def decrypt(self, ciphertext: str) -> str:
+        return self._open(self._cipher().decrypt, ciphertext)
+
+    def _open(self, operation: Callable[[bytes], bytes], ciphertext: str) -> str:
         try:
-            return self._cipher().decrypt(ciphertext.encode()).decode()
+            return operation(ciphertext.encode()).decode()
         except InvalidToken:
             raise SecretsKeyError(
                 f"a stored secret does not open with the keys in {self.path}"
             ) from None
+
+    def seal(self, plaintext: str) -> str:
+        """A key the service must use again (to sign or check an HMAC), for storing."""
+        return SEALED_PREFIX + self.encrypt(plaintext)
+
+    def unseal(self, stored: str) -> str:
+        if not stored.startswith(SEALED_PREFIX):
+            raise SecretsKeyError("a stored key is not sealed")
+        return self.decrypt(stored.removeprefix(SEALED_PREFIX))
 
     def fingerprint(self, plaintext: str) -> str:
         digest = hmac.new(self._key_file().fingerprint_key, plaintext.encode(), hashlib.sha256)
@@ -112,12 +127,7 @@ class SecretBox:
 
     def reencrypt(self, ciphertext: str) -> str:
         """Rotation, step 2: the same secret under the newest key."""
-        try:
-            return self._cipher().rotate(ciphertext.encode()).decode()
-        except InvalidToken:
-            raise SecretsKeyError(
-                f"a stored secret does not open with the keys in {self.path}"
-            ) from None
+        return self._open(self._cipher().rotate, ciphertext)
 
     def opens_with_newest(self, ciphertext: str) -> bool:
         try:

@@ -12,6 +12,7 @@ from typing import Any
 
 from service.ansible.runner import RunResult
 from service.config import Settings
+from service.domain import environment
 from service.models import (
     App,
     Deployment,
@@ -22,6 +23,7 @@ from service.models import (
     TaskStatus,
 )
 from service.models.apps import AppStatus
+from service.storage.secrets import SecretBox
 from service.tasks.events import log_lines
 
 LOG_EVENTS = 2000
@@ -66,6 +68,11 @@ def deploy_vars(
         "app_deploy_version": params["version_number"],
         "app_deploy_release_id": params["release_id"],
     }
+
+
+async def environment_file(task: Task, box: SecretBox) -> dict[str, str]:
+    """The app's environment (secrets decrypted) for the new slot's EnvironmentFile."""
+    return {"app_deploy_environment_file": await environment.environment_file(task.app_id, box)}
 
 
 def rollback_vars(

@@ -31,6 +31,7 @@ from service.domain.tokens import Actor
 from service.errors import Conflict
 from service.models import Server, Task, TaskKind, TaskStatus
 from service.models.tasks import FINISHED_STATUSES
+from service.storage.secrets import SecretBox
 from service.tasks.events import EventLog, Progress, trim_event
 from service.tasks.kinds import KINDS
 from service.tasks.publishers import Publisher
@@ -68,6 +69,7 @@ class TaskEngine:
     def __init__(self, settings: Settings, publisher: Publisher) -> None:
         self.settings = settings
         self.publisher = publisher
+        self.secrets = SecretBox(settings.secrets_key_file)
         self.running: dict[int, Running] = {}
         self._busy_servers: set[int] = set()
         self._wakeup = asyncio.Event()
@@ -423,6 +425,9 @@ class TaskEngine:
                 limit=",".join(task.limit_hosts) if task.limit_hosts else None,
                 timeout=self.settings.run_timeout,
                 envvars=self._envvars(),
+                secret_files=await spec.secret_files(task, self.secrets)
+                if spec.secret_files
+                else {},
             )
             run_dir = self.runs_dir / f"task-{task.id}-attempt-{task.attempts}"
             result = await run_playbook(

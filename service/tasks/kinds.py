@@ -22,6 +22,7 @@ from service.ansible.sshkeys import public_key_of
 from service.config import Settings
 from service.domain import security_audits
 from service.models import Server, Task, TaskKind
+from service.storage.secrets import SecretBox
 from service.tasks import deploy
 
 Prepare = Callable[[Task, list[Server], Settings, str], dict[str, Any]]
@@ -30,6 +31,7 @@ Hook = Callable[[Task], Awaitable[None]]
 Finish = Callable[[Task, list[Server], RunResult, dict[str, Any]], Awaitable[None]]
 FollowUp = Callable[[Task], Awaitable[tuple[TaskKind, dict[str, Any]] | None]]
 Notices = Callable[[Task], list[tuple[str, dict[str, Any]]]]
+SecretFiles = Callable[[Task, SecretBox], Awaitable[dict[str, str]]]
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class KindSpec:
     queue on the same servers, e.g. the host-side cleanup that a killed run could not do."""
     notices: Notices | None = None
     """Named notices (event, payload) a finished task announces once its status is stored."""
+    secret_files: SecretFiles | None = None
+    """Files with secrets the run needs (extravar → content), decrypted just before it."""
 
 
 def host_report(result: RunResult, key: str, server: Server) -> Any:
@@ -223,6 +227,7 @@ KINDS: dict[TaskKind, KindSpec] = {
         status_changed=deploy.follow_deployment,
         retry_unreachable=False,
         after_cut=deploy.reconcile_after_cut,
+        secret_files=deploy.environment_file,
     ),
     TaskKind.ROLLBACK: KindSpec(
         "rollback.yml",

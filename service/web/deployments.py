@@ -16,7 +16,7 @@ from service.domain.deployments import WINDOWS, duration, stats_over_time
 from service.errors import ValidationFailed
 from service.models import App, DeploymentKind, DeploymentStatus, Task
 from service.web.charts import line_chart, plain_number
-from service.web.pages import page, render
+from service.web.pages import Paging, page, render
 
 PER_PAGE = 50
 DEFAULT_RANGE = WINDOWS["30d"]
@@ -129,7 +129,6 @@ async def deployments_page(request: web.Request) -> web.Response:
     )
     start, end, step = chart_range(params, datetime.now(UTC).date())
     overall, over_time = await stats_over_time(found, start, end, step)
-    pages = max(1, math.ceil(total / per_page))
     filtered = any(key in params for key in FILTERS)
     return render(
         request,
@@ -145,10 +144,7 @@ async def deployments_page(request: web.Request) -> web.Response:
             "total": total,
             "filtered": filtered,
             "newest_first": number == 1 and params["sort"] == "-id" and not filtered,
-            "page": number,
-            "pages": pages,
-            "previous": str(request.rel_url.update_query(page=number - 1)),
-            "next": str(request.rel_url.update_query(page=number + 1)),
+            **Paging(number, per_page).links(request, total),
             "range": (start.date(), (end - DAY).date()),
             "overall": overall,
             "seconds": seconds,

@@ -1,11 +1,15 @@
 """What every dashboard page shares: its session, its security headers, its HTML errors."""
 
+import math
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import aiohttp_jinja2
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 
 from service.api.access import check_path_scope, route_path
 from service.api.auth import SESSION_COOKIE, session_principal
@@ -15,6 +19,7 @@ from service.keys import PRINCIPAL
 from service.models import Role
 
 PAGE_ATTRIBUTE = "__pbd_page__"
+M = TypeVar("M", bound=Model)
 PageHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 SECURITY_HEADERS = {
@@ -51,6 +56,36 @@ def render(
         "path": request.path,
     }
     return aiohttp_jinja2.render_template(template, request, {**shared, **context}, **kwargs)
+
+
+PER_PAGE = 100
+MAX_PAGE = 10**6
+
+
+@dataclass(frozen=True)
+class Paging:
+    """One page of a list page: which rows to read, and the links to its neighbours."""
+
+    number: int
+    per_page: int = PER_PAGE
+
+    @classmethod
+    def of(cls, request: web.Request, per_page: int = PER_PAGE) -> "Paging":
+        raw = request.query.get("page", "")
+        number = int(raw) if raw.isdigit() and 0 < int(raw) <= MAX_PAGE else 1
+        return cls(number, per_page)
+
+    def rows(self, queryset: QuerySet[M]) -> QuerySet[M]:
+        return queryset.offset((self.number - 1) * self.per_page).limit(self.per_page)
+
+    def links(self, request: web.Request, total: int) -> dict[str, Any]:
+        """What the `pager` macro shows (the current query kept, only the page changed)."""
+        return {
+            "page": self.number,
+            "pages": max(1, math.ceil(total / self.per_page)),
+            "previous": str(request.rel_url.update_query(page=self.number - 1)),
+            "next": str(request.rel_url.update_query(page=self.number + 1)),
+        }
 
 
 def see_other(location: str) -> web.Response:

@@ -7,9 +7,7 @@ from service.api.access import visible
 from service.api.schemas import MAX_NOTES
 from service.keys import SETTINGS
 from service.models import App, Version
-from service.web.pages import page, render
-
-PER_PAGE = 100
+from service.web.pages import Paging, page, render
 
 
 def _positive(raw: str) -> int | None:
@@ -19,17 +17,12 @@ def _positive(raw: str) -> int | None:
 @page()
 async def versions_page(request: web.Request) -> web.Response:
     app_id = _positive(request.query.get("app_id", ""))
-    number = _positive(request.query.get("page", "")) or 1
+    paging = Paging.of(request)
     found = visible(request, Version.all())
     if app_id is not None:
         found = found.filter(app_id=app_id)
     total = await found.count()
-    rows = (
-        await found.order_by("-id")
-        .offset((number - 1) * PER_PAGE)
-        .limit(PER_PAGE)
-        .prefetch_related("app")
-    )
+    rows = await paging.rows(found.order_by("-id")).prefetch_related("app")
     return render(
         request,
         "versions.html",
@@ -37,9 +30,8 @@ async def versions_page(request: web.Request) -> web.Response:
             "versions": rows,
             "apps": await visible(request, App.all()).order_by("name"),
             "app_id": app_id,
-            "page": number,
-            "pages": max(1, -(-total // PER_PAGE)),
             "total": total,
+            **paging.links(request, total),
             "max_upload_bytes": request.app[SETTINGS].max_upload_bytes,
             "max_notes": MAX_NOTES,
         },

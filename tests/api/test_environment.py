@@ -55,6 +55,7 @@ async def test_put_replaces_and_patch_merges_by_name(api, app_record):
     [
         [{"name": "1ABC", "value": "x"}],
         [{"name": "A-B", "value": "x"}],
+        [{"name": "PORT", "value": "80"}],
         [{"name": "A", "value": "line\nbreak"}],
         [{"name": "A", "value": "nul\x00"}],
         [{"name": "A", "value": "x" * (32 * 1024 + 1)}],
@@ -83,3 +84,15 @@ async def test_the_audit_log_names_the_change_but_not_the_values(api, app_record
     record = await AuditRecord.get(route="/apps/{id}/env")
     assert record.changed_fields == ["variables"]
     assert SECRET not in json.dumps(await AuditRecord.all().values(), default=str)
+
+
+async def test_the_database_and_its_wal_never_hold_a_secret(api, app_record, settings):
+    await put(api, app_record, [{"name": "API_KEY", "value": SECRET, "secret": True}])
+    await api.patch(
+        f"/api/v1/apps/{app_record['id']}/env",
+        json={"variables": [{"name": "API_KEY", "value": SECRET + "-2"}]},
+    )
+    files = [path for path in settings.data_dir.rglob("*") if path.is_file()]
+    assert any(path.name.endswith("-wal") for path in files)
+    for path in files:
+        assert SECRET.encode() not in path.read_bytes(), path

@@ -3,7 +3,13 @@
 
 export const csrf = document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 
-export class ApiError extends Error {}
+export class ApiError extends Error {
+  constructor(message, status, error) {
+    super(message);
+    this.status = status; // the HTTP status
+    this.error = error; // the body's `error` object (code, message, details), when there is one
+  }
+}
 
 // The API's error envelope as one line: its message and the fields it names.
 export function errorText(data, status, statusText) {
@@ -22,7 +28,9 @@ export async function call(method, url, body) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (!response.ok) throw new ApiError(errorText(data, response.status, response.statusText));
+  if (!response.ok) {
+    throw new ApiError(errorText(data, response.status, response.statusText), response.status, data?.error);
+  }
   return data;
 }
 
@@ -129,10 +137,11 @@ export class Feed {
       for (const listener of this.listeners) listener(message);
     });
     this.socket.addEventListener("close", (event) => {
-      if (event.code === 1008) {
+      if (event.code === 1008 && event.reason === "unauthorized") {
         this.show("Live updates stopped: the session has ended. Reload to log in again.");
         return;
       }
+      // Lost, or dropped for being too slow: reconnect; task topics resume after their last seq.
       this.show("Live updates lost; reconnecting…");
       setTimeout(() => this.connect(), this.delay);
       this.delay = Math.min(this.delay * 2, 10000);

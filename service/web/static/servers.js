@@ -1,4 +1,5 @@
 // The servers page: badges and the running task of each row follow the live feed.
+import { showBadges } from "./badges.js";
 import { Feed, bindActions, taskLink } from "./dashboard.js";
 
 const table = document.getElementById("servers");
@@ -15,17 +16,9 @@ function showTask(task) {
   cell.replaceChildren(taskLink(task));
 }
 
-function setBadge(badge, state, yes, no, unknown) {
-  badge.className = `badge ${state === true ? "good" : state === false ? "bad" : "unknown"}`;
-  badge.textContent = state === true ? yes : state === false ? no : unknown;
-}
-
 function showServer(server) {
   const tr = row(server.id);
-  if (!tr) return;
-  setBadge(tr.querySelector('[data-field="reachable"]'), server.last_connection_ok, "reachable", "unreachable", "not tested");
-  setBadge(tr.querySelector('[data-field="setup"]'), server.setup_complete || null, "set up", "", "not set up");
-  setBadge(tr.querySelector('[data-field="locked"]'), server.security_locked || null, "locked", "", "not locked");
+  if (tr) showBadges(tr, server);
 }
 
 bindActions();
