@@ -1,17 +1,22 @@
 """The dashboard's session, CSRF and escaping in a real browser, plus the keyboard and phone
 checks: no target hosts (no server here is ever contacted)."""
 
+import sqlite3
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.wait import WebDriverWait
 
+from tests.service_process import free_port
 from tests.web.conftest import http
 
+PAGES = ("/", "/servers", "/apps", "/versions", "/deployments")
 MARKUP = "<script>alert('xss')</script><img src=x onerror=\"window.__xss=1\">"
 NOT_CONTACTED = "192.0.2.10"  # TEST-NET-1: documentation only, no task here ever runs
 REFUSED = r"Failed to load resource: the server responded with a status of (401|403|422)"
@@ -35,6 +40,41 @@ def records(service) -> dict:
         "POST", "versions", {"app_id": app["id"], "version_number": "1.0.0", "notes": MARKUP}
     )
     return {"server": server, "app": app, "version": version}
+
+
+@pytest.fixture(scope="module")
+def hostile(service, records) -> dict:
+    """Markup where the API never lets it in, written straight into the database (as an older
+    version or a hand edit could have left it): a server's name and connection error, an
+    app's name, a task's error and actor. The task is a connection test to a closed loopback
+    port, refused at once."""
+    server = service.api(
+        "POST", "servers", {"name": "loop", "host": "127.0.0.1", "port": free_port()}
+    )
+    app = service.api(
+        "POST",
+        "apps",
+        {
+            "name": "evil",
+            "server_id": server["id"],
+            "remote_path": "/srv/apps/evil",
+            "service_name": "evil.service",
+        },
+    )
+    task = service.api("POST", f"servers/{server['id']}/test-connection")["task"]
+    WebDriverWait(service, 120, poll_frequency=0.2).until(
+        lambda s: s.api("GET", f"tasks/{task['id']}")["status"] not in ("queued", "running")
+    )
+    with closing(sqlite3.connect(service.data_dir / "pb-deployer.sqlite3")) as db, db:
+        db.execute(
+            "UPDATE servers SET name = ?, last_connection_error = ? WHERE id = ?",
+            (MARKUP, MARKUP, server["id"]),
+        )
+        db.execute("UPDATE apps SET name = ? WHERE id = ?", (MARKUP, app["id"]))
+        db.execute(
+            "UPDATE tasks SET error = ?, actor = ? WHERE id = ?", (MARKUP, MARKUP, task["id"])
+        )
+    return {"server": server, "app": app, "task": task}
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +104,11 @@ def other_site() -> Iterator[list[str]]:
     finally:
         server.shutdown()
         thread.join()
+
+
+def every_page(records: dict) -> tuple[str, ...]:
+    """The nav's pages and the detail pages of the module's records."""
+    return (*PAGES, f"/servers/{records['server']['id']}", f"/apps/{records['app']['id']}")
 
 
 def cookie_header(browser) -> dict[str, str]:
@@ -211,6 +256,34 @@ def test_a_name_with_markup_is_refused_and_the_refusal_shown_as_text(browser, se
     browser.screenshot("servers-refused-name")
 
 
+def test_markup_from_the_database_is_shown_as_text_everywhere(browser, service, records, hostile):
+    browser.login(service.admin_token)
+    server, task = hostile["server"], hostile["task"]
+    shown = {"/servers", f"/servers/{server['id']}", f"/tasks/{task['id']}", "/versions"}
+    for path in (*every_page(records), *shown):
+        browser.open(path)
+        browser.find("nav[aria-label=Main]")
+        assert no_alert(browser), path
+        assert browser.script("return window.__xss") is None, path
+        assert not browser.all("img[src=x], script:not([src]):not([type='application/json'])")
+        if path in shown:
+            assert MARKUP in browser.find("main").text, path
+    browser.open(f"/tasks/{task['id']}")
+    browser.wait_for_text("#task-error", lambda text: text == MARKUP)  # drawn by the script
+    browser.screenshot("task-markup-as-text")
+
+
+def test_every_page_loads_without_console_errors(browser, service, records):
+    browser.login(service.admin_token)
+    for path in every_page(records):
+        browser.open(path)
+        nav = browser.find("nav[aria-label=Main]")
+        links = {a.get_attribute("pathname") for a in nav.find_elements("css selector", "a")}
+        assert set(PAGES) <= links, links
+        assert browser.find("meta[name=csrf-token]").get_attribute("content")
+        assert not browser.take_console_errors(), path
+
+
 def test_the_keyboard_reaches_the_buttons_with_a_visible_focus(browser, service, records):
     browser.login(service.admin_token)
     browser.open("/servers")
@@ -233,6 +306,21 @@ def test_the_keyboard_reaches_the_buttons_with_a_visible_focus(browser, service,
             break
     else:
         pytest.fail(f"Tab never reached the test button: {reached}")
+
+
+def test_phone_width_has_no_horizontal_scroll(browser, service, records):
+    browser.login(service.admin_token)
+    with browser.phone():
+        for path in every_page(records):
+            browser.open(path)
+            browser.find("nav[aria-label=Main]")
+            widths = browser.script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]"
+            )
+            assert widths[0] <= widths[1], (path, widths)
+        browser.open("/servers")
+        browser.find("#servers")
+        browser.screenshot("servers-phone")
 
 
 def test_a_viewer_sees_no_deploy_button_and_its_forged_post_is_refused(browser, service, records):
