@@ -1,7 +1,7 @@
 """The issue's walk through the dashboard, in a real browser against a real service and a real
 target host: log in, add the host through the servers form, test its connection and see the
-badge change without a reload, set it up, audit it, upload two versions, deploy both and
-watch the log grow live, roll back, log out."""
+badge change without a reload, set it up, audit it and read the findings, upload two
+versions, deploy both and watch the log grow live, roll back, log out."""
 
 import hashlib
 import re
@@ -117,6 +117,12 @@ def test_the_dashboard_walk_on_a_real_host(browser, service, target_hosts, app_h
     browser.find(row(server_id, "button[data-action=audit]")).click()
     audit_task = task_of_row(browser, server_id, setup_task.rsplit("/", 1)[1])
     watch_task(browser, audit_task, "audit")
+    browser.open(f"/servers/{server_id}")
+    findings = browser.all("table#findings tr[data-status]")
+    statuses = {finding.get_attribute("data-status") for finding in findings}
+    assert findings and statuses <= {"pass", "fail"}, statuses
+    assert "SSH-7408" in browser.find("table#findings").text
+    browser.screenshot("server-audit-findings")
 
     app = service.api(
         "POST",
