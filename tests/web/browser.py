@@ -190,8 +190,11 @@ class Browser:
         return [json.loads(entry["message"])["message"] for entry in entries]
 
     # -- pictures ---------------------------------------------------------------------------
-    def screenshot(self, name: str) -> Path:
-        """Save the viewport as `name`.png in this run's directory (and in $PBD_SCREENSHOTS)."""
+    def screenshot(self, name: str, show: str | None = None) -> Path:
+        """Save the viewport as `name`.png in this run's directory (and in $PBD_SCREENSHOTS),
+        scrolled to the element at `show` when given."""
+        if show is not None:
+            self.script("arguments[0].scrollIntoView({block: 'start'})", self.find(show))
         self.screenshots.mkdir(parents=True, exist_ok=True)
         path = self.screenshots / f"{name}.png"
         assert self.driver.save_screenshot(str(path)), path

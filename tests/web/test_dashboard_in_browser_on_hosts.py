@@ -122,7 +122,7 @@ def test_the_dashboard_walk_on_a_real_host(browser, service, target_hosts, app_h
     statuses = {finding.get_attribute("data-status") for finding in findings}
     assert findings and statuses <= {"pass", "fail"}, statuses
     assert "SSH-7408" in browser.find("table#findings").text
-    browser.screenshot("server-audit-findings")
+    browser.screenshot("server-audit-findings", show="table#findings")
 
     app = service.api(
         "POST",
