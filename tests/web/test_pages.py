@@ -97,3 +97,20 @@ async def test_an_unknown_record_is_an_html_404(logged_in):
     assert status == 404
     assert headers["Content-Type"].startswith("text/html")
     assert 'role="alert"' in text
+
+
+PAGES = ("/", "/servers", "/apps", "/versions", "/deployments")
+HOSTILE_QUERIES = (
+    "page=-1", "page=0", "page=99999999999999999999", "page=abc", "q=%00%ff", "q=" + "x" * 5000,
+    "app_id=abc", "app_id=-3", "since=yesterday", "until=2026-13-45", "status=nope",
+    "kind=%3Cscript%3E", "per_page=0", "per_page=100000", "sort=evil", "next=//evil.example",
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_no_query_makes_a_page_fail(logged_in, path):
+    for hostile in HOSTILE_QUERIES:
+        status, text, headers = await page(logged_in, f"{path}?{hostile}")
+        assert status in (200, 422), (path, hostile, status)
+        assert headers["Content-Type"].startswith("text/html"), (path, hostile)
+        assert "<script>" not in text, (path, hostile)  # echoed, but escaped
