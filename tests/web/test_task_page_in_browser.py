@@ -1,0 +1,35 @@
+"""The task page in a real browser, on a task that fails at once (a connection test to a
+closed loopback port): the failed line is highlighted, only the failed steps can be shown,
+cancel gives way to retry, and a retry opens its own task page that follows live."""
+
+from tests.service_process import free_port
+
+FINAL = ("successful", "failed", "cancelled", "timeout", "interrupted")
+
+
+def test_a_failed_task_is_highlighted_and_retried_from_its_page(browser, service):
+    server = service.api(
+        "POST", "servers", {"name": "closed", "host": "127.0.0.1", "port": free_port()}
+    )
+    browser.login(service.admin_token)
+    browser.open("/servers")
+    browser.find(f"tr[data-server-id='{server['id']}'] button[data-action=test]").click()
+    link = browser.find(f"tr[data-server-id='{server['id']}'] [data-field=task] a[data-task-id]")
+    first = link.get_attribute("data-task-id")
+    browser.open(f"/tasks/{first}")
+    browser.marker()
+    assert browser.wait_for_text("#task-status", lambda text: text in FINAL) == "failed"
+    failed = browser.find("ol#log > li.failed")
+    assert failed.text.startswith("unreachable: [closed]"), failed.text
+    assert not browser.find("#cancel").is_displayed()
+    browser.find("#failed-only").click()
+    shown = [li for li in browser.all("ol#log > li") if li.is_displayed()]
+    assert shown == browser.all("ol#log > li.failed"), [li.text for li in shown]
+    assert not browser.reloaded(), "the task page reloaded"
+    browser.screenshot("task-failed")
+
+    browser.visible("#retry").click()
+    browser.wait(lambda _: browser.path() not in (f"/tasks/{first}", ""))
+    assert browser.path().startswith("/tasks/"), browser.path()
+    assert browser.wait_for_text("#task-status", lambda text: text in FINAL) == "failed"
+    assert browser.find("ol#log > li.failed").text.startswith("unreachable: [closed]")
