@@ -38,7 +38,6 @@ from tests.service_process import free_port, running_service
 from tests.web.browser import Browser, chromium
 
 HELLO = "<!doctype html><title>hello</title><p>hello"
-FINAL = ("successful", "failed", "cancelled", "timeout", "interrupted")
 
 # Runs in every page before its own scripts: stamps log lines and the WebSocket's subscription.
 STAMPS = """
@@ -118,7 +117,7 @@ async def make_servers(client: ServiceClient, count: int) -> None:
 def follow(browser: Browser, task_id: int) -> dict:
     """Open the task page, wait for the end; the page's stamps."""
     browser.open(f"/tasks/{task_id}")
-    browser.wait_for_text("#task-status", lambda text: text in FINAL, 300)
+    browser.task_end(300)
     return browser.script("return window.__pbdBench")
 
 

@@ -27,6 +27,8 @@ from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.wait import WebDriverWait
 
+from service.models.tasks import FINISHED_STATUSES
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 DESKTOP = (1280, 900)
@@ -156,6 +158,10 @@ class Browser:
     def logout(self) -> None:
         self.find("form#logout-form [type=submit]").click()
         self.at("/login")
+
+    def task_end(self, timeout: float = WAIT_SECONDS) -> str:
+        """On a task page: wait until its status is a final one (it arrives live); that one."""
+        return self.wait_for_text("#task-status", lambda text: text in FINISHED_STATUSES, timeout)
 
     def csrf_token(self) -> str:
         return self.find("meta[name=csrf-token]").get_attribute("content")

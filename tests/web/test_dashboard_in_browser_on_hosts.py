@@ -9,13 +9,13 @@ import re
 import pytest
 from selenium.webdriver.support.select import Select
 
+from service.models.tasks import FINISHED_STATUSES
 from tests.http_probe import get
 from tests.roles.fixtures import build_zip
 
 pytestmark = pytest.mark.hosts
 
 TASK_URL_RE = re.compile(r"/tasks/(\d+)$")
-FINAL = ("successful", "failed", "cancelled", "timeout", "interrupted")
 TASK_SECONDS = 900.0
 
 
@@ -48,7 +48,7 @@ def watch_task(browser, path: str, name: str) -> list[str]:
     browser.open(path)
     browser.find("#task-status")
     browser.marker()
-    status = browser.wait_for_text("#task-status", lambda text: text in FINAL, TASK_SECONDS)
+    status = browser.task_end(TASK_SECONDS)
     lines = [li.text for li in browser.all("ol#log > li")]
     browser.screenshot(f"task-{name}")
     assert not browser.reloaded(), "the task page reloaded"
@@ -218,9 +218,13 @@ def log_grows_live(browser, path: str) -> int:
 
     def longer_or_done(_: object) -> tuple[int] | bool:
         count = len(browser.all("ol#log > li"))
-        return (count,) if count > seen or browser.text_of("#task-status") in FINAL else False
+        return (
+            (count,)
+            if count > seen or browser.text_of("#task-status") in FINISHED_STATUSES
+            else False
+        )
 
-    while browser.text_of("#task-status") not in FINAL:
+    while browser.text_of("#task-status") not in FINISHED_STATUSES:
         (count,) = browser.wait(longer_or_done, TASK_SECONDS)
         growths += count > seen
         seen = count

@@ -4,8 +4,6 @@ cancel gives way to retry, and a retry opens its own task page that follows live
 
 from tests.service_process import free_port
 
-FINAL = ("successful", "failed", "cancelled", "timeout", "interrupted")
-
 
 def test_a_failed_task_is_highlighted_and_retried_from_its_page(browser, service):
     server = service.api(
@@ -18,7 +16,7 @@ def test_a_failed_task_is_highlighted_and_retried_from_its_page(browser, service
     first = link.get_attribute("data-task-id")
     browser.open(f"/tasks/{first}")
     browser.marker()
-    assert browser.wait_for_text("#task-status", lambda text: text in FINAL) == "failed"
+    assert browser.task_end() == "failed"
     failed = browser.find("ol#log > li.failed")
     assert failed.text.startswith("unreachable: [closed]"), failed.text
     assert not browser.find("#cancel").is_displayed()
@@ -31,5 +29,5 @@ def test_a_failed_task_is_highlighted_and_retried_from_its_page(browser, service
     browser.visible("#retry").click()
     browser.wait(lambda _: browser.path() not in (f"/tasks/{first}", ""))
     assert browser.path().startswith("/tasks/"), browser.path()
-    assert browser.wait_for_text("#task-status", lambda text: text in FINAL) == "failed"
+    assert browser.task_end() == "failed"
     assert browser.find("ol#log > li.failed").text.startswith("unreachable: [closed]")
