@@ -34,7 +34,9 @@ function addEvent(message) {
 
 function showProgress(progress) {
   showHosts(hosts, progress, !ACTIVE.has(task.status));
-  document.getElementById("current-task").textContent = progress.current_task ?? "—";
+  // A successful run's last started task is often a skipped guard: name no step then.
+  const step = task.status === "successful" ? null : progress.current_task;
+  document.getElementById("current-task").textContent = step ?? "—";
 }
 
 function showStatus(current) {
