@@ -160,12 +160,6 @@ async def _follow_primary(task: Task, servers: list[Server], report: dict[str, A
     )
 
 
-def restart_vars(
-    task: Task, servers: list[Server], settings: Settings, public_key: str
-) -> dict[str, Any]:
-    return _common_vars(task.params)
-
-
 async def record_restart(
     task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:

@@ -246,7 +246,7 @@ KINDS: dict[TaskKind, KindSpec] = {
     ),
     TaskKind.RESTART: KindSpec(
         "restart.yml",
-        deploy.restart_vars,
+        deploy.reconcile_vars,  # the app's own variables: nothing new is deployed
         deploy.record_restart,
         host_vars=deploy.app_user_vars,
         retry_unreachable=False,
