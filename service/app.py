@@ -15,10 +15,12 @@ from service.api.openapi import API_PREFIX, build_openapi
 from service.api.v1 import create_v1_app
 from service.config import Settings
 from service.domain.secrets_at_rest import seal_stored_keys
+from service.health.checker import HealthChecker
 from service.keys import (
     CLOCK,
     DATABASE,
     ENGINE,
+    HEALTH,
     HUB,
     NOTIFICATIONS,
     OPENAPI,
@@ -89,6 +91,16 @@ async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
     await scheduler.stop()
 
 
+async def health_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The apps' health checks, told of finished deploys by the engine's publisher."""
+    checker = HealthChecker(app[SETTINGS], app[ENGINE], app.get(CLOCK))
+    app[HEALTH] = checker
+    app[ENGINE].publisher.add(checker.listener)
+    checker.start()
+    yield
+    await checker.stop()
+
+
 async def retention_ctx(app: web.Application) -> AsyncIterator[None]:
     """The retention job, on its schedule unless `retention_interval` is 0."""
     job = RetentionJob(app[SETTINGS], app.get(CLOCK))
@@ -135,6 +147,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(workers_ctx)
     app.cleanup_ctx.append(retention_ctx)
     app.cleanup_ctx.append(scheduler_ctx)
+    app.cleanup_ctx.append(health_ctx)
     app.on_shutdown.append(close_websockets)
     install_health_checks(app)
     v1 = create_v1_app()

@@ -31,9 +31,14 @@ MINIMUMS = {
     "webhook_backoff": 0,
     "webhook_concurrency": 1,
     "session_hours": 1,
+    "health_failures": 1,
+    "health_timeout": 0.1,
+    "health_concurrency": 1,
+    "health_port": 1,
+    "health_retention_days": 0,
 }
 """The least value of settings that a smaller one would turn into nonsense."""
-MAXIMUMS = {"retention_batch": 10_000}
+MAXIMUMS = {"retention_batch": 10_000, "health_port": 65_535}
 """A batch's ids are one statement's parameters, which SQLite limits (32,766)."""
 
 
@@ -103,6 +108,16 @@ class Settings:
     """The key file that app secrets are encrypted under; by default DATA_DIR/secrets.key."""
     session_hours: int = 12
     """How long a login to the web dashboard lasts (never longer than its token)."""
+    health_failures: int = 3
+    """Failed health checks in a row that mark an app's host down."""
+    health_timeout: float = 5
+    """Seconds one health check may take (connect and answer) before it counts as failed."""
+    health_concurrency: int = 100
+    """Health checks in flight at once, over all apps."""
+    health_port: int = 80
+    """The port nginx serves the apps on (the role's app_deploy_nginx_port)."""
+    health_retention_days: int = switch_off_when_empty(8)
+    """Hourly health counts older than this are deleted (uptime reads the last 7 days)."""
 
     def __post_init__(self) -> None:
         for name, least in MINIMUMS.items():

@@ -9,6 +9,7 @@ from tortoise.context import TortoiseContext
 from service.clock import Clock
 from service.config import Settings
 from service.domain.tokens import Principal
+from service.health.checker import HealthChecker
 from service.notifications import Notifications
 from service.retention import RetentionJob
 from service.scheduling.scheduler import AuditScheduler
@@ -35,5 +36,7 @@ RETENTION = web.AppKey("retention", RetentionJob)
 CLOCK = web.AppKey("clock", Clock)
 """The clock of the background components (service/clock.py); tests set one they move."""
 SCHEDULER = web.AppKey("scheduler", AuditScheduler)
+HEALTH = web.AppKey("health", HealthChecker)
+"""The apps' health checker (service/health/)."""
 SECRETS = web.AppKey("secrets", SecretBox)
 """App secrets' encryption under the key file (created at the first start)."""

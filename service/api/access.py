@@ -65,6 +65,8 @@ RULES: dict[tuple[str, str], Role | None] = {
     ("POST", "/apps/{id}/rollback"): D,
     ("POST", "/apps/{id}/reconcile"): D,
     ("GET", "/apps/{id}/env"): V,
+    ("GET", "/apps/{id}/health"): V,
+    ("POST", "/apps/{id}/restart"): D,
     ("PUT", "/apps/{id}/env"): A,
     ("PATCH", "/apps/{id}/env"): A,
     ("PUT", "/apps/{id}/deploy-hook"): A,

@@ -26,7 +26,7 @@ from service.api.schemas import (
 from service.domain import apps, deployments
 from service.domain.records import get_or_404
 from service.errors import Conflict, NotFound
-from service.keys import ENGINE
+from service.keys import ENGINE, HEALTH
 from service.models import App
 
 APP = AppSchema()
@@ -62,7 +62,9 @@ async def get_app(request: web.Request) -> web.Response:
 @request_schema(APP_CHANGES)
 @response_schema(APP, 200, description="The updated app.")
 async def update_app(request: web.Request) -> web.Response:
-    return respond(APP, await apps.update_app(record_id(request), body(request)))
+    app = await apps.update_app(record_id(request), body(request))
+    request.config_dict[HEALTH].reload(app.id)  # its interval, domain or server may change
+    return respond(APP, app)
 
 
 @operation(
@@ -82,6 +84,7 @@ async def delete_app(request: web.Request) -> web.Response:
         record_id(request),
         cancel_tasks=query(request)["cancel_tasks"],
     )
+    request.config_dict[HEALTH].reload(record_id(request))
     return no_content()
 
 
@@ -107,6 +110,7 @@ async def get_app_servers(request: web.Request) -> web.Response:
 async def set_app_servers(request: web.Request) -> web.Response:
     app = await get_or_404(App, record_id(request))
     servers = await deployments.set_app_servers(app, body(request)["server_ids"])
+    request.config_dict[HEALTH].reload(app.id)
     return _servers_body(app.id, servers)
 
 

@@ -10,11 +10,13 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from service import validators
+from service.health.rules import DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL
 from service.models import (
     AppStatus,
     DeploymentKind,
     DeploymentStatus,
     DeployStrategy,
+    HealthStatus,
     TaskKind,
     TaskStatus,
 )
@@ -194,6 +196,28 @@ class AppSchema(TimestampedSchema):
     )
     current_version = fields.String(dump_only=True, allow_none=True)
     status = fields.Enum(AppStatus, by_value=True, dump_only=True)
+    health_interval = StrictInteger(
+        load_default=DEFAULT_INTERVAL,
+        validate=validate.Range(min=MIN_INTERVAL, max=MAX_INTERVAL),
+        metadata={"description": "Seconds between two health checks of each of its hosts."},
+    )
+    restart_on_down = StrictBoolean(
+        load_default=False,
+        metadata={
+            "description": "Restart the live slot once (health-gated) when a host goes down."
+        },
+    )
+    health_status = fields.Enum(
+        HealthStatus,
+        by_value=True,
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "What the health checker sees after a deploy: `running` (every "
+            "host answers its health URL through nginx), `degraded` (some hosts down), "
+            "`down` (all); null until checked. `status` stays the deploy's state."
+        },
+    )
 
 
 class VersionSchema(TimestampedSchema):

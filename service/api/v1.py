@@ -3,6 +3,7 @@
 from aiohttp import web
 
 from service.api import (
+    app_health,
     apps,
     audit_log,
     deploy_hooks,
@@ -27,6 +28,7 @@ RESOURCES = (
     health,
     servers,
     apps,
+    app_health,
     environment,
     versions,
     deployments,

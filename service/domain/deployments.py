@@ -22,7 +22,7 @@ from service.models import (
     TaskKind,
     Version,
 )
-from service.tasks.deploy import reconcile_params
+from service.tasks.deploy import reconcile_params, restart_params
 from service.tasks.engine import TaskEngine
 
 ACTIVE = (DeploymentStatus.PENDING, DeploymentStatus.RUNNING)
@@ -183,6 +183,34 @@ async def reconcile(engine: TaskEngine, app_id: int, *, created_by: Actor) -> Ta
         TaskKind.RECONCILE,
         servers[0],
         reconcile_params(app, latest),
+        server_ids=[server.id for server in servers],
+        app_id=app.id,
+        created_by=created_by,
+    )
+
+
+async def live_deployment(app: App) -> Deployment | None:
+    """The completed deployment that went live last (its slots and health check serve)."""
+    return (
+        await Deployment.filter(app_id=app.id, status=DeploymentStatus.COMPLETED)
+        .order_by("-completed_at", "-id")
+        .first()
+    )
+
+
+async def restart(engine: TaskEngine, app_id: int, *, created_by: Actor | None) -> Task:
+    """Queue a health-gated restart of the app's live slot on each of its servers, one at
+    a time, with its environment as it is now; `created_by` None: the health policy."""
+    app = await get_or_404(App, app_id)
+    await _ensure_idle(app)
+    live = await live_deployment(app)
+    if live is None:
+        raise Conflict(f"App {app.name!r} has no completed deployment to restart.")
+    servers = await app_servers(app)
+    return await engine.submit(
+        TaskKind.RESTART,
+        servers[0],
+        restart_params(app, live),
         server_ids=[server.id for server in servers],
         app_id=app.id,
         created_by=created_by,

@@ -9,6 +9,7 @@ from service.models.deployments import (
     DeployStrategy,
 )
 from service.models.environment import AppVariable
+from service.models.health import AppHostHealth, HealthSample, HealthStatus
 from service.models.security_audits import AuditReport, AuditSchedule, FiredOccurrence
 from service.models.servers import Server
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
@@ -26,6 +27,7 @@ from service.models.webhooks import (
 __all__ = [
     "ApiToken",
     "App",
+    "AppHostHealth",
     "AppStatus",
     "AppVariable",
     "AuditRecord",
@@ -38,6 +40,8 @@ __all__ = [
     "DeploymentKind",
     "DeploymentStatus",
     "FiredOccurrence",
+    "HealthSample",
+    "HealthStatus",
     "Role",
     "Server",
     "Task",

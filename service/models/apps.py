@@ -6,6 +6,7 @@ from tortoise import fields
 from tortoise.models import Model
 
 from service.models.base import TimestampedModel
+from service.models.health import HealthStatus
 
 
 class AppStatus(StrEnum):
@@ -28,6 +29,12 @@ class App(TimestampedModel):
         "models.Server", related_name="extra_apps", through="app_servers"
     )
     """Further servers the app runs on (besides `server`), for rolling and blue-green deploys."""
+    health_interval = fields.IntField(default=30)
+    """Seconds between two health checks of each of its hosts (service/health/)."""
+    restart_on_down = fields.BooleanField(default=False)
+    """Restart the live slot once (health-gated) when a host goes down."""
+    health_status = fields.CharEnumField(HealthStatus, max_length=16, null=True)
+    """running / degraded (some hosts down) / down (all); None until checked."""
 
     class Meta:
         table = "apps"

@@ -23,6 +23,7 @@ class TaskKind(StrEnum):
     DEPLOY = "deploy"
     ROLLBACK = "rollback"
     RECONCILE = "reconcile"
+    RESTART = "restart"
 
 
 class TaskStatus(StrEnum):

@@ -14,6 +14,8 @@ class WebhookEvent(StrEnum):
     DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back"
     SERVER_LOCKED = "server.locked"
     AUDIT_DRIFT = "audit.drift"
+    APP_DOWN = "app.down"
+    APP_UP = "app.up"
 
 
 class WebhookFormat(StrEnum):

@@ -17,6 +17,7 @@ from service.models import (
     AuditRecord,
     DeliveryStatus,
     Deployment,
+    HealthSample,
     Task,
     TaskEvent,
     TaskKind,
@@ -145,6 +146,8 @@ RULES: tuple[RetentionRule, ...] = (
         "delivery_retention_days",
         where={"status__in": [DeliveryStatus.DELIVERED, DeliveryStatus.FAILED]},
     ),
+    RetentionRule(HealthSample, "hour", "health_retention_days"),
 )
 """Applied in this order: old events of finished tasks, then old finished tasks, then old
-audit log records, then old webhook deliveries that are done (pending ones always stay)."""
+audit log records, then old webhook deliveries that are done (pending ones always stay),
+then old hourly health counts (uptime reads 7 days of them)."""

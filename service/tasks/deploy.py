@@ -160,6 +160,33 @@ async def _follow_primary(task: Task, servers: list[Server], report: dict[str, A
     )
 
 
+async def record_restart(
+    task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
+) -> None:
+    """Per-host outcome of the restart (slot, release, health) in the task's result."""
+    summary["hosts"] = result.custom_stats.get("restart") or {}
+
+
+RESTART_OPTIONS = (
+    "ports",
+    "health_path",
+    "health_command",
+    "health_timeout",
+    "health_retries",
+    "health_delay",
+)
+"""What a restart keeps of the live deployment's options: its slots and its health check."""
+
+
+def restart_params(app: App, deployment: Deployment) -> dict[str, Any]:
+    """A restart of the app's live slots, checked as the live deployment was."""
+    options = deployment.options or {}
+    return {
+        **reconcile_params(app, deployment),
+        "options": {name: options.get(name) for name in RESTART_OPTIONS},
+    }
+
+
 def reconcile_params(app: App, deployment: Deployment | None) -> dict[str, Any]:
     """A reconcile of the app's hosts, with the slot ports its deployments use."""
     ports = (deployment.options or {}).get("ports") if deployment else None

@@ -244,6 +244,14 @@ KINDS: dict[TaskKind, KindSpec] = {
         deploy.record_reconcile,
         host_vars=deploy.app_user_vars,
     ),
+    TaskKind.RESTART: KindSpec(
+        "restart.yml",
+        deploy.reconcile_vars,  # the app's own variables: nothing new is deployed
+        deploy.record_restart,
+        host_vars=deploy.app_user_vars,
+        retry_unreachable=False,
+        secret_files=deploy.environment_file,
+    ),
     TaskKind.CONNECTION_TEST: KindSpec("ping.yml", no_vars, finish_connection_test),
     TaskKind.SETUP: KindSpec("setup.yml", setup_vars, finish_setup),
     TaskKind.PACKAGES: KindSpec("setup.yml", setup_vars, finish_setup),

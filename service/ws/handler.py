@@ -47,6 +47,9 @@ MESSAGE_TYPES = (
     "service.status",
     "log",
     "audit.drift",
+    "app.health",
+    "app.down",
+    "app.up",
 )
 """What a subscription may be narrowed to with `types`."""
 
@@ -158,6 +161,13 @@ dashboard's session cookie, or (other browser clients) with a first message
   "status": {"active_state": "active", "sub_state": "running", ...}}`.
 - `log`: `{"type": "log", "server_id": 1, "service_name": "shop.service", "time":
   "2026-11-26T10:00:01.000000Z", "priority": 6, "pid": 4242, "message": "started"}`.
+- `app.health`: `{"type": "app.health", "app_id": 3, "health_status": "degraded",
+  "server_id": 2, "hosts": [{"server_id": 1, "up": true}, {"server_id": 2, "up": false}]}`
+  whenever the health checker sees a host of the app go down or come back (`server_id`: that
+  host; null when only the app's status was read again), on `all` and `app:ID`.
+- `app.down` / `app.up`: `{"type": "app.down", "app_id": 3, "app_name": "shop", "server_id":
+  2, "server_name": "web-2", "state": "down", "since": "...", "error": "HTTP 502", "message":
+  "..."}` for that host, on `all`, `server:ID` and `app:ID` (webhook events of the same name).
 
 A client that cannot keep up (1000 queued messages) is closed with code 1008 ("too slow")
 so that it never slows the others down; reconnect and subscribe with `after` to catch up.
