@@ -5,6 +5,7 @@ from aiohttp import web
 from service.api import (
     apps,
     audit_log,
+    certificates,
     deploy_hooks,
     deployments,
     environment,
@@ -28,6 +29,7 @@ RESOURCES = (
     servers,
     apps,
     environment,
+    certificates,
     versions,
     deployments,
     deploy_hooks,

@@ -11,7 +11,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from service.domain.records import get_or_404
-from service.models import App, AppVariable
+from service.models import App, AppCertificate, AppVariable
 from service.storage.secrets import SecretBox
 
 
@@ -94,26 +94,32 @@ async def environment_file(app_id: int, box: SecretBox) -> str:
     return "\n".join(lines) + "\n"
 
 
+ENCRYPTED = ((AppVariable, "ciphertext", {"secret": True}), (AppCertificate, "key_ciphertext", {}))
+"""Every encrypted column (model, field, which rows): what a key rotation re-encrypts."""
+
+
 async def rotate_key(box: SecretBox) -> int:
-    """Re-encrypt every secret under a new key, then forget the old keys; how many.
+    """Re-encrypt every secret (app secrets, uploaded certificate keys) under a new key, then
+    forget the old keys; how many.
 
     Each step leaves a usable state if it is cut off: the new key is added before anything
     uses it, and the old ones are dropped only once every secret opens with the new one.
     """
     box.add_new_key()
     rotated = 0
-    while True:
-        stale = [
-            variable
-            for variable in await AppVariable.filter(secret=True)
-            if not box.opens_with_newest(variable.ciphertext or "")
-        ]
-        if not stale:
-            break
-        async with in_transaction():
-            for variable in stale:
-                variable.ciphertext = box.reencrypt(variable.ciphertext or "")
-                await variable.save(update_fields=["ciphertext"])
-        rotated += len(stale)
+    for model, column, rows in ENCRYPTED:
+        while True:
+            stale = [
+                record
+                for record in await model.filter(**rows)
+                if not box.opens_with_newest(getattr(record, column) or "")
+            ]
+            if not stale:
+                break
+            async with in_transaction():
+                for record in stale:
+                    setattr(record, column, box.reencrypt(getattr(record, column) or ""))
+                    await record.save(update_fields=[column])
+            rotated += len(stale)
     box.drop_old_keys()
     return rotated
