@@ -8,6 +8,7 @@ one, reads a relative inventory path as a host name).
 """
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -18,6 +19,9 @@ ENV_PREFIX = "PBD_"
 CONFIG_ENV = "PBD_CONFIG"
 SYSTEM_CONFIG_FILE = Path("/etc/pb-deployer/config.toml")
 SYSTEM_DATA_DIR = Path("/var/lib/pb-deployer")
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
 MINIMUMS = {
     "event_retention_days": 0,
     "task_retention_days": 0,
@@ -118,6 +122,13 @@ class Settings:
     """The port nginx serves the apps on (the role's app_deploy_nginx_port)."""
     health_retention_days: int = switch_off_when_empty(8)
     """Hourly health counts older than this are deleted (uptime reads the last 7 days)."""
+    acme_directory: str = LETS_ENCRYPT
+    """The ACME directory apps' certificates are obtained from (LETS_ENCRYPT_STAGING to try)."""
+    acme_email: str = ""
+    """The ACME account's contact address (expiry notices); empty: an account without one."""
+    acme_ca_bundle: Path = Path()
+    """PEM file of the CA that the ACME server's own HTTPS is signed by, when it is not a
+    public one (a private ACME server); empty: the hosts' usual trust store."""
 
     def __post_init__(self) -> None:
         for name, least in MINIMUMS.items():
@@ -134,6 +145,12 @@ class Settings:
         key_file = Path(self.secrets_key_file)
         key_file = self.data_dir / "secrets.key" if key_file == Path() else key_file
         object.__setattr__(self, "secrets_key_file", key_file.expanduser().absolute())
+        if not self.acme_directory.startswith("https://"):
+            raise ConfigError(f"{_names('acme_directory')} must be an https:// URL")
+        if self.acme_email and not EMAIL_RE.match(self.acme_email):
+            raise ConfigError(f"{_names('acme_email')} must be an email address or empty")
+        if self.acme_ca_bundle != Path():
+            object.__setattr__(self, "acme_ca_bundle", Path(self.acme_ca_bundle).absolute())
         if not self.database_url:
             sqlite_path = self.data_dir / "pb-deployer.sqlite3"
             object.__setattr__(self, "database_url", f"sqlite://{sqlite_path}")

@@ -5,7 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from service.config import ConfigError, Settings, default_data_dir
+from service.config import (
+    LETS_ENCRYPT,
+    LETS_ENCRYPT_STAGING,
+    ConfigError,
+    Settings,
+    default_data_dir,
+)
 
 
 def write(path: Path, text: str) -> Path:
@@ -76,3 +82,20 @@ def test_a_named_file_must_exist_and_bad_numbers_in_the_environment_are_refused(
         Settings.load(environ={"PBD_CONFIG": str(tmp_path / "missing.toml")})
     with pytest.raises(ConfigError, match="PBD_WORKERS must be an integer"):
         Settings.load(environ={"PBD_WORKERS": "four"})
+
+
+def test_acme_settings_default_to_lets_encrypt_and_are_checked(tmp_path):
+    settings = Settings.load(environ={}, data_dir=tmp_path)
+    assert settings.acme_directory == LETS_ENCRYPT
+    assert (settings.acme_email, settings.acme_ca_bundle) == ("", Path())
+    staged = Settings.load(
+        environ={"PBD_ACME_DIRECTORY": LETS_ENCRYPT_STAGING, "PBD_ACME_CA_BUNDLE": "ca.pem",
+                 "PBD_ACME_EMAIL": "ops@example.com"},
+        data_dir=tmp_path,
+    )  # fmt: skip
+    assert staged.acme_directory == LETS_ENCRYPT_STAGING
+    assert staged.acme_ca_bundle.is_absolute() and staged.acme_email == "ops@example.com"
+    with pytest.raises(ConfigError, match="PBD_ACME_DIRECTORY"):
+        Settings.load(environ={"PBD_ACME_DIRECTORY": "http://acme.test/dir"}, data_dir=tmp_path)
+    with pytest.raises(ConfigError, match="PBD_ACME_EMAIL"):
+        Settings.load(environ={"PBD_ACME_EMAIL": "not an address"}, data_dir=tmp_path)

@@ -69,6 +69,9 @@ RULES: dict[tuple[str, str], Role | None] = {
     ("POST", "/apps/{id}/restart"): D,
     ("PUT", "/apps/{id}/env"): A,
     ("PATCH", "/apps/{id}/env"): A,
+    ("GET", "/apps/{id}/certificate"): V,
+    ("PUT", "/apps/{id}/certificate"): A,
+    ("DELETE", "/apps/{id}/certificate"): A,
     ("PUT", "/apps/{id}/deploy-hook"): A,
     ("DELETE", "/apps/{id}/deploy-hook"): A,
     ("POST", "/apps/{id}/deploy-hook"): PUBLIC,  # signed with the hook's secret

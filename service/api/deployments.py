@@ -61,6 +61,7 @@ def deploy_options(request_body: dict) -> dict:
         "post_hooks": hooks.get("post") or None,
         "batch_size": request_body.get("batch_size"),
         "keep_releases": request_body.get("keep_releases"),
+        "renew_certificate": request_body.get("renew_certificate"),
     }
 
 

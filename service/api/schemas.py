@@ -5,11 +5,13 @@ and booleans refuse values of another JSON type (`"22"`, `true` for a port), and
 integer read from a request is an `Integer`: within the database's INTEGER column.
 """
 
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
 from service import validators
+from service.domain import certificates
 from service.health.rules import DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL
 from service.models import (
     AppStatus,
@@ -218,6 +220,30 @@ class AppSchema(TimestampedSchema):
             "`down` (all); null until checked. `status` stays the deploy's state."
         },
     )
+    tls = StrictBoolean(
+        metadata={"description": "Serve the domain over HTTPS (needs a domain; default false)."}
+    )
+    tls_redirect = StrictBoolean(
+        metadata={"description": "With TLS, redirect HTTP to HTTPS (default true)."}
+    )
+    tls_hsts = StrictBoolean(
+        metadata={"description": "With TLS, send Strict-Transport-Security (default false)."}
+    )
+    certificate = fields.Method(
+        "certificate_state",
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "The certificate the last deploy found on the primary server "
+            "(null before one): source (acme or uploaded), issuer, names, serial, not_after, "
+            "renewed_at, error (the last attempt's, null when it worked) and expires_soon "
+            "(under 14 days left).",
+            "type": "object",
+        },
+    )
+
+    def certificate_state(self, app: Any) -> dict[str, Any] | None:
+        return certificates.state_view(app.certificate, datetime.now(UTC))
 
 
 class VersionSchema(TimestampedSchema):
@@ -538,6 +564,10 @@ class DeploySchema(DeployOptionsSchema):
         required=True, validate=validate.Range(min=1), metadata={"example": 3}
     )
     strategy = fields.Enum(DeployStrategy, by_value=True, load_default=DeployStrategy.ROLLING)
+    renew_certificate = StrictBoolean(
+        metadata={"description": "With TLS over ACME: renew the certificate now, even when "
+                  "it is not due (default false)."}
+    )  # fmt: skip
 
 
 class RollbackSchema(DeployOptionsSchema):

@@ -9,17 +9,27 @@ from service.domain.records import (
     require_reference,
     save,
 )
-from service.errors import Conflict
+from service.errors import Conflict, ValidationFailed
 from service.models import App, AppStatus, Server
 
 if TYPE_CHECKING:
     from service.tasks.engine import TaskEngine
 
 
+def _check_tls(app: App) -> None:
+    """HTTPS is for a domain: the certificate names it and ACME validates it."""
+    if app.tls and app.domain is None:
+        raise ValidationFailed(
+            "The request is not valid.", details={"tls": ["TLS needs the app's domain."]}
+        )
+
+
 async def create_app(data: dict[str, Any]) -> App:
     await require_reference(Server, "server_id", data["server_id"])
     await ensure_unique(App, None, name=data["name"])
-    return await save(App(**data))
+    app = App(**data)
+    _check_tls(app)
+    return await save(app)
 
 
 async def update_app(app_id: int, changes: dict[str, Any]) -> App:
@@ -30,6 +40,7 @@ async def update_app(app_id: int, changes: dict[str, Any]) -> App:
     if "name" in changes:
         await ensure_unique(App, app_id, name=changes["name"])
     app.update_from_dict(changes)
+    _check_tls(app)
     return await save(app)
 
 

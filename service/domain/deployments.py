@@ -22,7 +22,7 @@ from service.models import (
     TaskKind,
     Version,
 )
-from service.tasks.deploy import reconcile_params, restart_params
+from service.tasks.deploy import reconcile_params, restart_params, tls_params
 from service.tasks.engine import TaskEngine
 
 ACTIVE = (DeploymentStatus.PENDING, DeploymentStatus.RUNNING)
@@ -60,6 +60,7 @@ def _params(app: App, version: Version, settings: Settings, **extra: Any) -> dic
         "remote_path": app.remote_path,
         "service_name": app.service_name,
         "domain": app.domain,
+        **tls_params(app),
         "version_number": version.version_number,
         **extra,
     }

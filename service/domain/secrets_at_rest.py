@@ -1,14 +1,16 @@
-"""Everything stored under the secrets key file: app secrets (encrypted values) and the
-webhook and deploy hook keys (sealed), kept together so that a key rotation misses none."""
+"""Everything stored under the secrets key file: app secrets and uploaded certificate keys
+(encrypted values) and the webhook and deploy hook keys (sealed), kept together so that a
+key rotation misses none."""
 
 from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
-from service.models import AppVariable, DeployHook, Webhook
+from service.models import AppCertificate, AppVariable, DeployHook, Webhook
 from service.storage.secrets import SEALED_PREFIX, SecretBox
 
 ENCRYPTED: tuple[tuple[type[Model], str, str], ...] = (
     (AppVariable, "ciphertext", ""),
+    (AppCertificate, "key_ciphertext", ""),
     (Webhook, "secret", SEALED_PREFIX),
     (DeployHook, "secret", SEALED_PREFIX),
 )

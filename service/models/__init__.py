@@ -1,6 +1,6 @@
 """Tortoise ORM models: the service's whole persistent state."""
 
-from service.models.apps import App, AppStatus, DeployHook
+from service.models.apps import App, AppCertificate, AppStatus, DeployHook
 from service.models.audit import AuditRecord
 from service.models.deployments import (
     Deployment,
@@ -27,6 +27,7 @@ from service.models.webhooks import (
 __all__ = [
     "ApiToken",
     "App",
+    "AppCertificate",
     "AppHostHealth",
     "AppStatus",
     "AppVariable",

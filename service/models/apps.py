@@ -25,6 +25,15 @@ class App(TimestampedModel):
     domain = fields.CharField(max_length=253, null=True)
     current_version = fields.CharField(max_length=128, null=True)
     status = fields.CharEnumField(AppStatus, max_length=16, default=AppStatus.IDLE)
+    tls = fields.BooleanField(default=False)
+    """Serve the domain over HTTPS: a certificate over ACME, or the one uploaded."""
+    tls_redirect = fields.BooleanField(default=True)
+    """With TLS: plain HTTP requests are redirected to HTTPS."""
+    tls_hsts = fields.BooleanField(default=False)
+    """With TLS: HTTPS answers carry Strict-Transport-Security."""
+    certificate = fields.JSONField(null=True)
+    """What the last deploy found of the certificate on the primary server (issuer, names,
+    serial, not_after, renewed_at, error, source)."""
     servers = fields.ManyToManyField(
         "models.Server", related_name="extra_apps", through="app_servers"
     )
@@ -55,3 +64,23 @@ class DeployHook(Model):
 
     class Meta:
         table = "deploy_hooks"
+
+
+class AppCertificate(Model):
+    """A certificate the user supplied for the app's domain, instead of ACME.
+
+    The key is held only encrypted (`SecretBox`), and apart from `App`, like `DeployHook`.
+    """
+
+    id = fields.IntField(primary_key=True)
+    app = fields.OneToOneField(
+        "models.App", related_name="uploaded_certificate", on_delete=fields.CASCADE
+    )
+    chain = fields.TextField()
+    """The PEM certificate chain, leaf first (public)."""
+    key_ciphertext = fields.TextField()
+    key_fingerprint = fields.CharField(max_length=32)
+    uploaded = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "app_certificates"

@@ -8,11 +8,12 @@ reconcile, which is queued by itself when a deploy or rollback is cut off.
 """
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from service.ansible.runner import RunResult
 from service.config import Settings
-from service.domain import environment
+from service.domain import certificates, environment
 from service.models import (
     App,
     Deployment,
@@ -41,6 +42,7 @@ OPTION_VARIABLES = {
     "batch_size": "app_deploy_batch_size",
     "ports": "app_deploy_ports",
     "shared_paths": "app_deploy_shared_paths",
+    "renew_certificate": "app_deploy_tls_force_renewal",
 }
 
 
@@ -51,6 +53,10 @@ def _common_vars(params: dict[str, Any]) -> dict[str, Any]:
         "app_deploy_service_name": params["service_name"],
         "app_deploy_domain": params["domain"],
         "app_deploy_strategy": params.get("strategy", "rolling"),
+        # Tasks queued before TLS existed have no TLS params: plain HTTP, as then.
+        "app_deploy_tls": params.get("tls", False),
+        "app_deploy_tls_redirect": params.get("tls_redirect", True),
+        "app_deploy_tls_hsts": params.get("tls_hsts", False),
     }
     for option, variable in OPTION_VARIABLES.items():
         if params["options"].get(option) is not None:
@@ -67,12 +73,32 @@ def deploy_vars(
         "app_deploy_zip": params["zip_path"],
         "app_deploy_version": params["version_number"],
         "app_deploy_release_id": params["release_id"],
+        **acme_vars(settings),
+    }
+
+
+def acme_vars(settings: Settings) -> dict[str, Any]:
+    """Where the hosts get certificates from (the service's settings, not the app's)."""
+    bundle = settings.acme_ca_bundle
+    return {
+        "app_deploy_tls_acme_directory": settings.acme_directory,
+        "app_deploy_tls_acme_email": settings.acme_email,
+        "app_deploy_tls_acme_ca_bundle": "" if bundle == Path() else str(bundle),
     }
 
 
 async def environment_file(task: Task, box: SecretBox) -> dict[str, str]:
-    """The app's environment (secrets decrypted) for the new slot's EnvironmentFile."""
+    """The app's environment (secrets decrypted) for the slot's EnvironmentFile."""
     return {"app_deploy_environment_file": await environment.environment_file(task.app_id, box)}
+
+
+async def secret_files(task: Task, box: SecretBox) -> dict[str, str]:
+    """A deploy's: the environment file, and the certificate the user uploaded, if any (its
+    key decrypted)."""
+    return {
+        **await environment_file(task, box),
+        **await certificates.files_for_deploy(task.app_id, box),
+    }
 
 
 def rollback_vars(
@@ -140,6 +166,28 @@ async def record_hosts(
         host_results=report, current_step=steps[-1] if steps else None
     )
     await _follow_primary(task, servers, report)
+    await _record_certificate(task, servers, report, summary)
+
+
+async def _record_certificate(
+    task: Task, servers: list[Server], report: dict[str, Any], summary: dict[str, Any]
+) -> None:
+    """The app's certificate state is what its primary server reported having."""
+    state = certificates.reported_state(report.get(servers[0].name))
+    if task.app_id is None or state is None:
+        return
+    await App.filter(id=task.app_id).update(certificate=state)
+    summary["certificate"] = state
+
+
+def certificate_notices(task: Task) -> list[tuple[str, dict[str, Any]]]:
+    """`app.certificate`: what a deploy found of the app's certificate (flagged when it
+    expires soon, or when obtaining it failed)."""
+    state = (task.result or {}).get("certificate")
+    if state is None:
+        return []
+    view = certificates.state_view(state, datetime.now(UTC))
+    return [("app.certificate", {"app_id": task.app_id, "certificate": view})]
 
 
 def _served(report: dict[str, Any], server: Server) -> dict[str, Any] | None:
@@ -187,6 +235,11 @@ def restart_params(app: App, deployment: Deployment) -> dict[str, Any]:
     }
 
 
+def tls_params(app: App) -> dict[str, Any]:
+    """How the app's domain is served (the same for a deploy, a rollback and a reconcile)."""
+    return {"tls": app.tls, "tls_redirect": app.tls_redirect, "tls_hsts": app.tls_hsts}
+
+
 def reconcile_params(app: App, deployment: Deployment | None) -> dict[str, Any]:
     """A reconcile of the app's hosts, with the slot ports its deployments use."""
     ports = (deployment.options or {}).get("ports") if deployment else None
@@ -195,6 +248,7 @@ def reconcile_params(app: App, deployment: Deployment | None) -> dict[str, Any]:
         "remote_path": app.remote_path,
         "service_name": app.service_name,
         "domain": app.domain,
+        **tls_params(app),
         "options": {"ports": ports},
         "deployment_id": deployment.id if deployment else None,
     }

@@ -227,7 +227,8 @@ KINDS: dict[TaskKind, KindSpec] = {
         status_changed=deploy.follow_deployment,
         retry_unreachable=False,
         after_cut=deploy.reconcile_after_cut,
-        secret_files=deploy.environment_file,
+        secret_files=deploy.secret_files,
+        notices=deploy.certificate_notices,
     ),
     TaskKind.ROLLBACK: KindSpec(
         "rollback.yml",
