@@ -19,7 +19,6 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import aiohttp
 
@@ -48,6 +47,7 @@ from service.models import (
 )
 from service.models.tasks import FINISHED_STATUSES
 from service.tasks.engine import TaskEngine
+from service.tasks.publishers import Listener
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +83,9 @@ def health_url(host: str, port: int, path: str) -> str:
     return f"http://{address}:{port}{path}"
 
 
-class DeployListener:
-    """A `Publisher` for the engine's FanOut: a finished deploy, rollback, reconcile or
-    restart changes what an app serves where, so its targets are read again."""
+class DeployListener(Listener):
+    """A listener on the engine's FanOut: a finished deploy, rollback, reconcile or restart
+    changes what an app serves where, so its targets are read again (nothing else does)."""
 
     def __init__(self, checker: "HealthChecker") -> None:
         self.checker = checker
@@ -93,25 +93,6 @@ class DeployListener:
     def task_status(self, task: Task) -> None:
         if task.kind in DEPLOY_KINDS and task.status in FINISHED_STATUSES and task.app_id:
             self.checker.reload(task.app_id)
-
-    def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None:
-        """Runner events say nothing about the app's health."""
-
-    def task_progress(self, task: Task, progress: dict[str, Any]) -> None:
-        """Progress says nothing about the app's health."""
-
-    def server_status(self, server: Server) -> None:
-        """A server's record does not change where its apps are checked."""
-
-    def notice(
-        self,
-        event: str,
-        payload: dict[str, Any],
-        *,
-        server_id: int | None = None,
-        app_id: int | None = None,
-    ) -> None:
-        """The checker's own notices (and others') need no reload."""
 
 
 class HealthChecker:

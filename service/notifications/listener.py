@@ -12,9 +12,10 @@ from typing import Any
 
 from service.api.schemas import TaskSchema
 from service.clock import Clock
-from service.models import Server, Task, TaskKind
+from service.models import Task, TaskKind
 from service.models.tasks import FINISHED_STATUSES
 from service.notifications.payloads import Occurrence
+from service.tasks.publishers import Listener
 
 TASK = TaskSchema()
 
@@ -31,7 +32,7 @@ class TaskFinished:
 Report = TaskFinished | Occurrence
 
 
-class WebhookListener:
+class WebhookListener(Listener):
     """A `Publisher` for the engine's FanOut: finished tasks and named notices."""
 
     def __init__(self, queue: asyncio.Queue[Report | None], clock: Clock) -> None:
@@ -41,15 +42,6 @@ class WebhookListener:
     def task_status(self, task: Task) -> None:
         if task.status in FINISHED_STATUSES:
             self.queue.put_nowait(TaskFinished(TASK.dump(task), task.kind, self.clock.now()))
-
-    def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None:
-        """Runner events are for the live feed, not for webhooks."""
-
-    def task_progress(self, task: Task, progress: dict[str, Any]) -> None:
-        """Progress is for the live feed, not for webhooks."""
-
-    def server_status(self, server: Server) -> None:
-        """`server.locked` follows from the lockdown task's end, which names its servers."""
 
     def notice(
         self,

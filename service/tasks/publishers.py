@@ -28,6 +28,32 @@ class Publisher(Protocol):
         """A named domain event (e.g. `audit.drift`) about a server and/or an app."""
 
 
+class Listener:
+    """A publisher that hears nothing: a listener overrides the reports it cares about."""
+
+    def task_status(self, task: Task) -> None:
+        """Queued, started, retried, finished."""
+
+    def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None:
+        """One runner event."""
+
+    def task_progress(self, task: Task, progress: dict[str, Any]) -> None:
+        """Progress of a running task."""
+
+    def server_status(self, server: Server) -> None:
+        """What is known of a server changed."""
+
+    def notice(
+        self,
+        event: str,
+        payload: dict[str, Any],
+        *,
+        server_id: int | None = None,
+        app_id: int | None = None,
+    ) -> None:
+        """A named domain event about a server and/or an app."""
+
+
 class FanOut:
     """A publisher that forwards every report to each of its listeners, in order. A listener
     that fails is logged and skipped, so the others (the hub, say) still hear the report."""

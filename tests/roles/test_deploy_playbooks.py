@@ -301,7 +301,7 @@ def test_deploy_switch_failure_and_rollback_on_one_host(lab: Lab, zips: dict[str
     assert run.rc == 0, run.failure_messages()
     assert poller.failures == []
     assert get(host) == (200, "version 1.0.0")
-    assert run.stats["rollback"][name] | {"health": None, "served": None} == {
+    assert run.stats["rollback"][name] | {"health": None, "served": None, "tls": None} == {
         "release_id": release("1.0.0"),
         "version": "1.0.0",
         "previous_release_id": release("2.0.0"),
@@ -310,6 +310,7 @@ def test_deploy_switch_failure_and_rollback_on_one_host(lab: Lab, zips: dict[str
         "step": "stop_old",
         "health": None,
         "served": None,
+        "tls": None,
     }
     served = run.stats["rollback"][name]["served"]
     assert served == {"slot": "blue", "release_id": release("1.0.0"), "version": "1.0.0"}
