@@ -57,11 +57,15 @@ async def session_principal(request: web.Request) -> Principal | None:
     return await sessions.session_principal(secret) if secret else None
 
 
+def csrf_ok(request: web.Request, given: str) -> bool:
+    """Whether `given` is the CSRF token of the request's session, sent from its own pages."""
+    expected = sessions.csrf_token(request.cookies.get(SESSION_COOKIE, ""))
+    return same_origin(request) and sessions.same_secret(given, expected)
+
+
 def check_csrf(request: web.Request) -> None:
     """Refuse a state change that lacks the session's CSRF token or comes from elsewhere."""
-    given = request.headers.get(CSRF_HEADER, "")
-    expected = sessions.csrf_token(request.cookies.get(SESSION_COOKIE, ""))
-    if not (same_origin(request) and sessions.same_secret(given, expected)):
+    if not csrf_ok(request, request.headers.get(CSRF_HEADER, "")):
         raise Forbidden(
             f"A request with the dashboard's session must come from its pages and carry "
             f"the {CSRF_HEADER} header."

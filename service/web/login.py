@@ -5,7 +5,7 @@ from datetime import timedelta
 from aiohttp import web
 
 from service.api.audit_log import record
-from service.api.auth import SESSION_COOKIE, same_origin
+from service.api.auth import SESSION_COOKIE, csrf_ok, same_origin
 from service.domain import sessions
 from service.errors import Unauthorized
 from service.keys import PRINCIPAL, SETTINGS
@@ -69,10 +69,7 @@ async def log_in(request: web.Request) -> web.Response:
 async def log_out(request: web.Request) -> web.Response:
     form = await request.post()
     secret = request.cookies.get(SESSION_COOKIE, "")
-    if not (
-        same_origin(request)
-        and sessions.same_secret(str(form.get("csrf", "")), sessions.csrf_token(secret))
-    ):
+    if not csrf_ok(request, str(form.get("csrf", ""))):
         await record(request, route="/logout", action=LOGOUT, status=403)
         message = "This logout did not come from the dashboard."
         return render(request, "error.html", {"status": 403, "message": message}, status=403)
