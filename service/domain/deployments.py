@@ -178,12 +178,25 @@ async def reconcile(engine: TaskEngine, app_id: int, *, created_by: Actor) -> Ta
     """Queue a reconcile of the app's servers with what they really serve (after the tasks
     already queued on them); the latest deployment's records follow the hosts."""
     app = await get_or_404(App, app_id)
-    servers = await app_servers(app)
     latest = await Deployment.filter(app_id=app.id).order_by("-id").first()
+    return await _submit_on_app_servers(
+        engine, TaskKind.RECONCILE, app, reconcile_params(app, latest), created_by
+    )
+
+
+async def _submit_on_app_servers(
+    engine: TaskEngine,
+    kind: TaskKind,
+    app: App,
+    params: dict[str, Any],
+    created_by: Actor | None,
+) -> Task:
+    """Queue a task of `kind` over all the app's servers, its own server first."""
+    servers = await app_servers(app)
     return await engine.submit(
-        TaskKind.RECONCILE,
+        kind,
         servers[0],
-        reconcile_params(app, latest),
+        params,
         server_ids=[server.id for server in servers],
         app_id=app.id,
         created_by=created_by,
@@ -207,14 +220,8 @@ async def restart(engine: TaskEngine, app_id: int, *, created_by: Actor | None) 
     live = await live_deployment(app)
     if live is None:
         raise Conflict(f"App {app.name!r} has no completed deployment to restart.")
-    servers = await app_servers(app)
-    return await engine.submit(
-        TaskKind.RESTART,
-        servers[0],
-        restart_params(app, live),
-        server_ids=[server.id for server in servers],
-        app_id=app.id,
-        created_by=created_by,
+    return await _submit_on_app_servers(
+        engine, TaskKind.RESTART, app, restart_params(app, live), created_by
     )
 
 
