@@ -113,6 +113,16 @@ class Browser:
     def text_of(self, css: str) -> str:
         return self.find(css).text
 
+    def attribute_of(self, css: str, name: str, timeout: float = WAIT_SECONDS) -> str:
+        """The attribute `name` of the first element at `css`, read inside the wait: a
+        live update may replace the element between finding it and reading it."""
+
+        def read(driver: WebDriver) -> str | None:
+            found = driver.find_elements(By.CSS_SELECTOR, css)
+            return found[0].get_attribute(name) if found else None
+
+        return self.wait(read, timeout)
+
     def wait_for_text(
         self, css: str, accept: Callable[[str], bool], timeout: float = WAIT_SECONDS
     ) -> str:

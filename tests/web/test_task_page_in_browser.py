@@ -12,8 +12,9 @@ def test_a_failed_task_is_highlighted_and_retried_from_its_page(browser, service
     browser.login(service.admin_token)
     browser.open("/servers")
     browser.find(f"tr[data-server-id='{server['id']}'] button[data-action=test]").click()
-    link = browser.find(f"tr[data-server-id='{server['id']}'] [data-field=task] a[data-task-id]")
-    first = link.get_attribute("data-task-id")
+    first = browser.attribute_of(
+        f"tr[data-server-id='{server['id']}'] [data-field=task] a[data-task-id]", "data-task-id"
+    )
     browser.open(f"/tasks/{first}")
     browser.marker()
     assert browser.task_end() == "failed"
