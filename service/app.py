@@ -13,6 +13,9 @@ from service.api.errors import error_middleware, request_id_middleware
 from service.api.health import install_health_checks
 from service.api.openapi import API_PREFIX, build_openapi
 from service.api.v1 import create_v1_app
+from service.cluster.bus import LocalBus, PostgresBus
+from service.cluster.feed import ClusterFeed, Forwarder
+from service.cluster.instances import Registry
 from service.config import Settings
 from service.domain.secrets_at_rest import seal_stored_keys
 from service.health.checker import HealthChecker
@@ -20,6 +23,7 @@ from service.keys import (
     CLOCK,
     DATABASE,
     ENGINE,
+    FORWARDER,
     HEALTH,
     HUB,
     NOTIFICATIONS,
@@ -58,10 +62,15 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
     """The WebSocket hub and the task engine, not started yet: listeners join its
-    publisher first (the next contexts), so they hear its recovery and its shutdown."""
+    publisher first (the next contexts), so they hear its recovery and its shutdown.
+    Its reports also go, as notes, to the other instances on the same PostgreSQL."""
+    settings = app[SETTINGS]
     hub = Hub()
     app[HUB] = hub
-    app[ENGINE] = TaskEngine(app[SETTINGS], FanOut(HubPublisher(hub)))
+    registry = Registry(settings)
+    bus = PostgresBus(settings.database_url, registry.name) if registry.postgres else LocalBus()
+    publisher = FanOut(HubPublisher(hub), ClusterFeed(bus))
+    app[ENGINE] = TaskEngine(settings, publisher, registry=registry, bus=bus)
     yield
 
 
@@ -76,10 +85,18 @@ async def notifications_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
-    """The engine's workers: they recover interrupted tasks, then run the queue."""
-    await app[ENGINE].start()
-    yield
-    await app[ENGINE].stop()
+    """The engine's workers: they recover interrupted tasks, then run the queue. Notes
+    from other instances are heard from before the first claim until after the last run."""
+    engine = app[ENGINE]
+    forwarder = Forwarder(engine, app[HUB])
+    app[FORWARDER] = forwarder
+    await engine.bus.start(forwarder.receive)
+    try:
+        await engine.start()
+        yield
+        await engine.stop()
+    finally:
+        await engine.bus.stop()
 
 
 async def scheduler_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -96,6 +113,7 @@ async def health_ctx(app: web.Application) -> AsyncIterator[None]:
     checker = HealthChecker(app[SETTINGS], app[ENGINE], app.get(CLOCK))
     app[HEALTH] = checker
     app[ENGINE].publisher.add(checker.listener)
+    app[FORWARDER].status_listeners.append(checker.listener)
     checker.start()
     yield
     await checker.stop()

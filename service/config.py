@@ -40,6 +40,7 @@ MINIMUMS = {
     "health_concurrency": 1,
     "health_port": 1,
     "health_retention_days": 0,
+    "instance_lease": 3,
 }
 """The least value of settings that a smaller one would turn into nonsense."""
 MAXIMUMS = {"retention_batch": 10_000, "health_port": 65_535}
@@ -122,6 +123,12 @@ class Settings:
     """The port nginx serves the apps on (the role's app_deploy_nginx_port)."""
     health_retention_days: int = switch_off_when_empty(8)
     """Hourly health counts older than this are deleted (uptime reads the last 7 days)."""
+    instance_name: str = ""
+    """This service process's name among those sharing one PostgreSQL; empty: hostname:port.
+    Keep it the same across restarts: a restarted instance cleans up after its crash."""
+    instance_lease: float = 30
+    """Seconds without a heartbeat (sent every third of it) after which another instance
+    takes this one for dead and interrupts its tasks."""
     acme_directory: str = LETS_ENCRYPT
     """The ACME directory apps' certificates are obtained from (LETS_ENCRYPT_STAGING to try)."""
     acme_email: str = ""

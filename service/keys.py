@@ -7,6 +7,7 @@ from aiohttp import ChainMapProxy, web
 from tortoise.context import TortoiseContext
 
 from service.clock import Clock
+from service.cluster.feed import Forwarder
 from service.config import Settings
 from service.domain.tokens import Principal
 from service.health.checker import HealthChecker
@@ -31,6 +32,8 @@ BODY = web.RequestKey("body", dict)
 OPENAPI = web.AppKey("openapi", dict)
 HUB = web.AppKey("hub", Hub)
 ENGINE = web.AppKey("engine", TaskEngine)
+FORWARDER = web.AppKey("forwarder", Forwarder)
+"""Other instances' notes, acted on here (service/cluster/feed.py)."""
 NOTIFICATIONS = web.AppKey("notifications", Notifications)
 RETENTION = web.AppKey("retention", RetentionJob)
 CLOCK = web.AppKey("clock", Clock)

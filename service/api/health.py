@@ -3,6 +3,7 @@
 import asyncio
 import shutil
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import ChainMapProxy, web
@@ -15,6 +16,7 @@ from service.api.common import operation
 from service.api.schemas import HealthSchema
 from service.errors import ServiceUnavailable
 from service.keys import DATABASE, ENGINE, HEALTH_CHECKS, SCHEDULER, SETTINGS, HealthCheck
+from service.models import Instance, Task, TaskStatus
 
 
 async def check_database(app: ChainMapProxy) -> dict[str, Any]:
@@ -57,6 +59,39 @@ async def check_workers(app: ChainMapProxy) -> dict[str, Any]:
     }
 
 
+async def check_instances(app: ChainMapProxy) -> dict[str, Any]:
+    """The service instances sharing the database, with their heartbeats and running
+    tasks, and whether this one leads (runs the apps' health checks); healthy while this
+    instance's own lease is current."""
+    registry = app[ENGINE].registry
+    running: dict[str | None, list[int]] = {}
+    for task_id, name in await Task.filter(status=TaskStatus.RUNNING).values_list("id", "instance"):
+        running.setdefault(name, []).append(task_id)
+    now = datetime.now(UTC)
+    instances = [
+        {
+            "name": instance.name,
+            "hostname": instance.hostname,
+            "pid": instance.pid,
+            "started_at": instance.started_at.isoformat(),
+            "heartbeat_at": instance.heartbeat_at.isoformat(),
+            "alive": registry.alive(instance, now),
+            "stopped_at": instance.stopped_at and instance.stopped_at.isoformat(),
+            "stop_reason": instance.stop_reason,
+            "running_tasks": running.get(instance.name, []),
+        }
+        for instance in await Instance.all().order_by("name")
+    ]
+    this = next((entry for entry in instances if entry["name"] == registry.name), None)
+    return {
+        "ok": bool(this and this["alive"]),
+        "this": registry.name,
+        "leads": registry.leader,
+        "lease_seconds": registry.lease.total_seconds(),
+        "instances": instances,
+    }
+
+
 async def check_scheduler(app: ChainMapProxy) -> dict[str, Any]:
     """The audit scheduler's loop is running."""
     return {"ok": app[SCHEDULER].alive()}
@@ -78,6 +113,7 @@ def install_health_checks(app: web.Application) -> None:
         "ansible": check_ansible,
         "workers": check_workers,
         "scheduler": check_scheduler,
+        "instances": check_instances,
     }
 
 

@@ -275,6 +275,11 @@ class TaskSchema(CreatedBySchema):
     attempts = fields.Integer(dump_only=True)
     max_attempts = fields.Integer(dump_only=True)
     cancel_requested = fields.Boolean(dump_only=True)
+    instance = fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The service instance that ran (or runs) the task."},
+    )
     progress = fields.Dict(
         dump_only=True,
         metadata={

@@ -154,6 +154,9 @@ class HealthChecker:
             try:
                 while True:
                     self._wakeup.clear()
+                    if not self.engine.registry.leader:
+                        await self._follow_the_leader()
+                        continue
                     try:
                         await self._refresh()
                         self._start_due()
@@ -165,6 +168,18 @@ class HealthChecker:
             finally:
                 await self._stop_checks()
                 await self.flush()
+
+    async def _follow_the_leader(self) -> None:
+        """Another instance leads and checks the apps: stop checking, forget the targets
+        (read afresh, states included, once this one leads), look again in a while."""
+        await self._stop_checks()
+        await self.flush()
+        self.targets.clear()
+        self.states.clear()
+        self.due.clear()
+        self._heap.clear()
+        self._load_all = True
+        await self._nap(self.engine.registry.lease.total_seconds() / 3)
 
     async def _nap(self, delay: float) -> None:
         """Sleep on the clock (tests move it), or until woken (new targets, a free slot)."""

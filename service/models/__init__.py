@@ -10,6 +10,7 @@ from service.models.deployments import (
 )
 from service.models.environment import AppVariable
 from service.models.health import AppHostHealth, HealthSample, HealthStatus
+from service.models.instances import Instance
 from service.models.security_audits import AuditReport, AuditSchedule, FiredOccurrence
 from service.models.servers import Server
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
@@ -43,6 +44,7 @@ __all__ = [
     "FiredOccurrence",
     "HealthSample",
     "HealthStatus",
+    "Instance",
     "Role",
     "Server",
     "Task",

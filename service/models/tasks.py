@@ -77,6 +77,8 @@ class Task(TimestampedModel):
     """Backoff: a queued task is not started before this time."""
     pid = fields.IntField(null=True)
     """ansible-playbook's pid while running, to kill a run orphaned by a service crash."""
+    instance = fields.CharField(max_length=128, null=True)
+    """The name of the service instance that claimed the task (see models/instances.py)."""
     last_seq = fields.IntField(default=0)
     """Sequence number of the task's last stored event (continues across attempts)."""
     created_by = fields.ForeignKeyField(

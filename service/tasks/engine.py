@@ -8,12 +8,17 @@
 - Unreachable hosts are retried with exponential backoff up to the task's `max_attempts`.
 - Cancel kills the run's whole process tree; a task found `running` at start-up was
   orphaned by a crash: its leftover processes are killed and it is marked `interrupted`.
+- Several instances can share one database (service/cluster/): a claim holds a lock
+  that spans them, a server is busy while any instance runs a task on it, the instance
+  that runs a task is told of a cancel, and a task whose instance stopped heartbeating
+  is interrupted by a survivor.
 - Nothing a task does stops a worker: an error anywhere in a worker's round is logged with
   its traceback and fails that task, and a supervisor restarts a worker that ends anyway.
 """
 
 import asyncio
 import logging
+import re
 import shutil
 from collections.abc import Callable, Coroutine, Iterable
 from contextlib import suppress
@@ -22,14 +27,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from tortoise.expressions import Q
+
 from service.ansible import processes
 from service.ansible.inventory import render_inventory
 from service.ansible.runner import PlaybookSpec, RunControl, RunResult, run_playbook
 from service.ansible.sshkeys import control_dir, ensure_service_key
+from service.cluster.bus import Bus, LocalBus
+from service.cluster.instances import Registry
 from service.config import Settings
 from service.domain.tokens import Actor
 from service.errors import Conflict
-from service.models import Server, Task, TaskKind, TaskStatus
+from service.models import Instance, Server, Task, TaskKind, TaskStatus
 from service.models.tasks import FINISHED_STATUSES
 from service.storage.secrets import SecretBox
 from service.tasks.events import EventLog, Progress, trim_event
@@ -45,6 +54,7 @@ RUNNER_STATUSES = {
 }
 FLUSH_INTERVAL = 0.25
 IDLE_POLL = 1.0
+"""How often an idle worker looks at the queue without a wake-up (a lost note, say)."""
 RESTART_DELAY = 0.5
 """Pause before a worker that ended is restarted, so a worker that keeps dying cannot spin."""
 CANCEL_WAIT = 60.0
@@ -66,12 +76,21 @@ class Running:
 
 
 class TaskEngine:
-    def __init__(self, settings: Settings, publisher: Publisher) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        publisher: Publisher,
+        *,
+        registry: Registry | None = None,
+        bus: Bus | None = None,
+    ) -> None:
         self.settings = settings
         self.publisher = publisher
+        self.registry = registry or Registry(settings)
+        self.bus = bus or LocalBus()
         self.secrets = SecretBox(settings.secrets_key_file)
         self.running: dict[int, Running] = {}
-        self._busy_servers: set[int] = set()
+        """The tasks this instance runs now (other instances' are only in the database)."""
         self._wakeup = asyncio.Event()
         self._finished: dict[int, asyncio.Event] = {}
         self._loops: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {}
@@ -83,9 +102,11 @@ class TaskEngine:
     # Life cycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.registry.register()
         await self.recover()
         self._loops = {f"task-worker-{n}": self._worker for n in range(self.settings.workers)}
         self._loops["task-event-flusher"] = self._flusher
+        self._loops["instance-heartbeat"] = self._heartbeat
         self._workers = {name: self._spawn(name) for name in self._loops}
         self._supervisor = asyncio.create_task(self._supervise(), name="task-supervisor")
 
@@ -98,6 +119,8 @@ class TaskEngine:
                 await worker
         self._workers = {}
         self._supervisor = None
+        with suppress(Exception):  # the database may be what is going away
+            await self.registry.deregister()
 
     def workers_expected(self) -> int:
         return len(self._loops)
@@ -128,25 +151,63 @@ class TaskEngine:
                 self._workers[name] = self._spawn(name)
 
     async def recover(self) -> None:
-        """Mark tasks orphaned by a crash `interrupted` and kill what is left of their runs.
+        """Mark tasks orphaned by this instance's crash `interrupted` and kill what is left
+        of their runs (tasks of no instance, from before instances, count as its own).
 
         The stored pid misses a run cut before its first event was stored, so every
-        ansible-playbook working in this service's runs directory is killed as well.
+        ansible-playbook working in this instance's runs directory is killed as well.
         """
-        processes.kill_runs(str(self.runs_dir))
-        for task in await Task.filter(status=TaskStatus.RUNNING):
+        processes.kill_runs(f"{self.runs_dir}/")
+        mine = Q(instance=self.registry.name) | Q(instance=None)
+        for task in await Task.filter(mine, status=TaskStatus.RUNNING):
             if task.pid and "ansible-playbook" in processes.command_line(task.pid):
                 processes.kill_tree(task.pid)
-            task.status = TaskStatus.INTERRUPTED
-            task.error = "The service stopped while this task was running; retry it."
-            task.finished_at = datetime.now(UTC)
-            task.pid = None
-            await self._save_status(task)
+            await self._interrupt(task, "The service stopped while this task was running")
         shutil.rmtree(self.runs_dir, ignore_errors=True)
+
+    async def _interrupt(self, task: Task, reason: str) -> None:
+        task.status = TaskStatus.INTERRUPTED
+        task.error = f"{reason}; retry it."
+        task.finished_at = datetime.now(UTC)
+        task.pid = None
+        await self._save_status(task)
 
     @property
     def runs_dir(self) -> Path:
-        return self.settings.artifacts_dir / "runs"
+        """This instance's runs (instances on one machine may share a data dir)."""
+        return runs_dir(self.settings, self.registry.name)
+
+    async def _heartbeat(self) -> None:
+        """Renew this instance's lease, and take over instances whose lease ran out."""
+        while True:
+            try:
+                await self._beat()
+            except Exception:
+                log.exception("could not renew this instance's lease")
+            await asyncio.sleep(self.registry.lease.total_seconds() / 3)
+
+    async def _beat(self) -> None:
+        if not await self.registry.beat():
+            log.error(
+                "another instance took %s for dead and interrupted its tasks; "
+                "cancelling the runs still going here",
+                self.registry.name,
+            )
+            for running in self.running.values():
+                running.control.cancel()
+        for instance in await self.registry.take_expired():
+            await self._take_over(instance)
+        await self.registry.elect()
+
+    async def _take_over(self, instance: Instance) -> None:
+        """Interrupt the tasks of an instance taken for dead; its servers are free then.
+        On this machine, its leftover runs are killed too (the instance does it itself when
+        it comes back, wherever it runs)."""
+        log.warning("instance %s is taken for dead: %s", instance.name, instance.stop_reason)
+        if instance.hostname == self.registry.hostname:
+            processes.kill_runs(f"{runs_dir(self.settings, instance.name)}/")
+        for task in await Task.filter(status=TaskStatus.RUNNING, instance=instance.name):
+            await self._interrupt(task, f"Instance {instance.name} stopped while running this task")
 
     # Commands -----------------------------------------------------------------------------
 
@@ -179,8 +240,24 @@ class TaskEngine:
             actor=created_by.name if created_by else None,
         )
         await self._status_changed(task)
-        self._wakeup.set()
+        self.wake()
         return task
+
+    def wake(self) -> None:
+        """Workers here look at the queue now, and those of every other instance."""
+        self._wakeup.set()
+        self.bus.send({"t": "wake"})
+
+    def cancel_here(self, task_id: int) -> None:
+        """Another instance was asked to cancel a task: kill its run if it runs here."""
+        running = self.running.get(task_id)
+        if running is not None:
+            running.control.cancel()
+
+    def finished_elsewhere(self, task_id: int) -> None:
+        """Another instance finished a task: wake whoever waits for it here."""
+        if task_id in self._finished:
+            self._finished.pop(task_id).set()
 
     async def cancel(self, task: Task) -> Task:
         """Cancel a queued task at once, or a running one by killing its run.
@@ -199,6 +276,8 @@ class TaskEngine:
         running = self.running.get(task.id)
         if running is not None:
             running.control.cancel()
+        else:
+            self.bus.send({"t": "cancel", "task": task.id})
         task = await Task.get(id=task.id)
         if cancelled:
             await self._status_changed(task)
@@ -274,11 +353,16 @@ class TaskEngine:
         )
 
     async def wait(self, task_id: int) -> None:
-        """Return once the task has finished (callers bound the wait with asyncio.timeout)."""
-        finished = self._finished.setdefault(task_id, asyncio.Event())  # before the read: no gap
-        task = await Task.get(id=task_id)
-        if task.status not in FINISHED_STATUSES:
-            await finished.wait()
+        """Return once the task has finished (callers bound the wait with asyncio.timeout).
+        Woken by its end here or on another instance; looks again each IDLE_POLL anyway."""
+        while True:
+            finished = self._finished.setdefault(task_id, asyncio.Event())  # before the read
+            task = await Task.get(id=task_id)
+            if task.status in FINISHED_STATUSES:
+                return
+            with suppress(TimeoutError):
+                async with asyncio.timeout(IDLE_POLL):
+                    await finished.wait()
 
     async def _save_status(self, task: Task) -> None:
         """Store a status after the kind has followed it: whoever sees the task finished
@@ -342,9 +426,9 @@ class TaskEngine:
                 self._release(running.task)
 
     def _release(self, task: Task) -> None:
+        """The task's servers are free: wake the workers of every instance."""
         self.running.pop(task.id, None)
-        self._busy_servers.difference_update(targets(task))
-        self._wakeup.set()
+        self.wake()
 
     async def _fail(self, task_id: int, reason: str) -> None:
         """Last resort after an engine error: a task still `running` is marked failed."""
@@ -362,48 +446,35 @@ class TaskEngine:
                 self._finished.pop(task_id).set()
 
     async def _claim(self) -> Running | None:
-        """The oldest due task whose servers are free, atomically switched to running.
-
-        Per-server FIFO: a task that must wait (its server busy, or a retry backing off)
-        holds back the later tasks of its servers, so none of them overtakes it.
-        """
-        now = datetime.now(UTC)
-        candidates = await Task.filter(status=TaskStatus.QUEUED).order_by("id").limit(100)
-        held: set[int] = set()
-        for task in candidates:
-            wanted = targets(task)
-            due = task.not_before is None or task.not_before <= now
-            free = self._busy_servers.isdisjoint(wanted) and held.isdisjoint(wanted)
-            if not due or not free or task.id in self.running:
-                held.update(wanted)
-                continue
-            self._busy_servers.update(wanted)
-            try:
-                running = await self._start_claim(task, now)
-            except Exception as exc:
-                self._busy_servers.difference_update(wanted)
-                self.running.pop(task.id, None)
-                await self._fail(task.id, f"The engine failed while starting this task: {exc}")
-                raise
-            if running is not None:
-                return running
-            self._busy_servers.difference_update(wanted)
-        return None
-
-    async def _start_claim(self, task: Task, now: datetime) -> Running | None:
-        """Switch `task` to running unless another worker or a cancel got there first."""
-        claimed = await Task.filter(id=task.id, status=TaskStatus.QUEUED).update(
-            status=TaskStatus.RUNNING,
-            attempts=task.attempts + 1,
-            started_at=task.started_at or now,
-            not_before=None,
-        )
-        if not claimed:
+        """The oldest due task whose servers are free, switched to running by this instance
+        under the claim lock that spans instances (see Registry.claim_lock)."""
+        async with self.registry.claim_lock():
+            task = await next_claimable(datetime.now(UTC))
+            if task is None:
+                return None
+            now = datetime.now(UTC)  # after the read that found its servers free
+            claimed = await Task.filter(id=task.id, status=TaskStatus.QUEUED).update(
+                status=TaskStatus.RUNNING,
+                instance=self.registry.name,
+                attempts=task.attempts + 1,
+                started_at=task.started_at or now,
+                not_before=None,
+            )
+        if not claimed:  # cancelled meanwhile (a cancel takes no lock)
             return None
-        task = await Task.get(id=task.id)
+        try:
+            return await self._start_claimed(task.id)
+        except Exception as exc:
+            self.running.pop(task.id, None)
+            await self._fail(task.id, f"The engine failed while starting this task: {exc}")
+            raise
+
+    async def _start_claimed(self, task_id: int) -> Running:
+        task = await Task.get(id=task_id)
         running = Running(task, RunControl(), EventLog(task.id, task.last_seq + 1), Progress())
         self.running[task.id] = running
-        # Registered before this read: a cancel after it finds the run in `self.running`.
+        # Registered before this read: a cancel after it finds the run in `self.running`,
+        # or (asked through another instance) reaches it by a note.
         if await Task.filter(id=task.id, cancel_requested=True).exists():
             running.control.cancel()
         return running
@@ -460,7 +531,7 @@ class TaskEngine:
 
     async def _flush(self, running: Running) -> None:
         async with running.flushing:
-            await running.events.flush()
+            await self._store_events(running)
             task = running.task
             updates: dict[str, Any] = {
                 "last_seq": running.events.next_seq - 1,
@@ -470,6 +541,11 @@ class TaskEngine:
                 updates["pid"] = running.saved_pid = task.pid
             await Task.filter(id=task.id).update(**updates)
 
+    async def _store_events(self, running: Running) -> None:
+        stored = await running.events.flush()
+        if stored is not None:
+            self.publisher.events_stored(running.task, *stored)
+
     async def _flusher(self) -> None:
         while True:
             await asyncio.sleep(FLUSH_INTERVAL)
@@ -478,6 +554,24 @@ class TaskEngine:
                     await self._flush(running)
                 except Exception:
                     log.exception("could not store events of task %s", running.task.id)
+            try:
+                await self._cancel_requested_runs()
+            except Exception:
+                log.exception("could not look for cancel requests")
+
+    async def _cancel_requested_runs(self) -> None:
+        """Cancel runs asked to stop through another instance whose note did not arrive
+        (the notes are the fast path; this is the fallback, one query per flush)."""
+        waiting = [
+            task_id
+            for task_id, run in self.running.items()
+            if not run.control.cancel_requested.is_set()
+        ]
+        if waiting:
+            for task_id in await Task.filter(id__in=waiting, cancel_requested=True).values_list(
+                "id", flat=True
+            ):
+                self.cancel_here(task_id)
 
     async def _finish(self, running: Running, servers: list[Server], result: RunResult) -> None:
         task = running.task
@@ -534,7 +628,7 @@ class TaskEngine:
     async def _finish_interrupted(self, running: Running) -> None:
         task = running.task
         with suppress(Exception):
-            await running.events.flush()
+            await self._store_events(running)
         task.status = TaskStatus.INTERRUPTED
         task.error = "The service shut down during the run; retry it."
         task.finished_at = datetime.now(UTC)
@@ -546,6 +640,32 @@ class TaskEngine:
 def targets(task: Task) -> set[int]:
     """The servers a task occupies while it runs."""
     return set(task.server_ids or [task.server_id])
+
+
+async def next_claimable(now: datetime) -> Task | None:
+    """The oldest due queued task none of whose servers any instance runs a task on.
+
+    Per-server FIFO: a task that must wait (its server busy, or a retry backing off)
+    holds back the later tasks of its servers, so none of them overtakes it.
+    """
+    busy: set[int] = set()
+    for server_id, server_ids in await Task.filter(status=TaskStatus.RUNNING).values_list(
+        "server_id", "server_ids"
+    ):
+        busy.update(server_ids or [server_id])
+    held: set[int] = set()
+    for task in await Task.filter(status=TaskStatus.QUEUED).order_by("id").limit(100):
+        wanted = targets(task)
+        due = task.not_before is None or task.not_before <= now
+        if due and busy.isdisjoint(wanted) and held.isdisjoint(wanted):
+            return task
+        held.update(wanted)
+    return None
+
+
+def runs_dir(settings: Settings, instance: str) -> Path:
+    """Where the runs of `instance` keep their private data dirs."""
+    return settings.artifacts_dir / "runs" / re.sub(r"[^A-Za-z0-9._-]", "-", instance)
 
 
 async def load_servers(task: Task) -> list[Server]:

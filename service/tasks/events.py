@@ -134,10 +134,11 @@ class EventLog:
         self.pending.append((seq, event))
         return seq
 
-    async def flush(self) -> None:
-        """Store what is pending; entries leave `pending` only once committed."""
+    async def flush(self) -> tuple[int, int] | None:
+        """Store what is pending; entries leave `pending` only once committed. The seqs
+        stored (first, last), or None if there was nothing."""
         if not self.pending:
-            return
+            return None
         batch = list(self.pending)
         await TaskEvent.bulk_create(
             [
@@ -152,6 +153,7 @@ class EventLog:
             ]
         )
         del self.pending[: len(batch)]
+        return batch[0][0], batch[-1][0]
 
     def pending_messages(self) -> list[tuple[int, dict[str, Any]]]:
         return [(seq, event_message(self.task_id, seq, event)) for seq, event in self.pending]

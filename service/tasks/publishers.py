@@ -15,6 +15,7 @@ log = logging.getLogger(__name__)
 class Publisher(Protocol):
     def task_status(self, task: Task) -> None: ...
     def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None: ...
+    def events_stored(self, task: Task, first: int, last: int) -> None: ...
     def task_progress(self, task: Task, progress: dict[str, Any]) -> None: ...
     def server_status(self, server: Server) -> None: ...
     def notice(
@@ -36,6 +37,9 @@ class Listener:
 
     def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None:
         """One runner event."""
+
+    def events_stored(self, task: Task, first: int, last: int) -> None:
+        """The task's events `first`..`last` are committed to the database."""
 
     def task_progress(self, task: Task, progress: dict[str, Any]) -> None:
         """Progress of a running task."""
@@ -76,6 +80,9 @@ class FanOut:
 
     def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None:
         self._each("task_event", task, seq, event)
+
+    def events_stored(self, task: Task, first: int, last: int) -> None:
+        self._each("events_stored", task, first, last)
 
     def task_progress(self, task: Task, progress: dict[str, Any]) -> None:
         self._each("task_progress", task, progress)

@@ -39,6 +39,9 @@ class Subscriber:
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.dropped = False
         self._replaying: dict[str, list[tuple[int, str]]] = {}
+        self._sent_seq: dict[str, int] = {}
+        """Per replayed topic, the last event seq sent: a live copy of an event already
+        replayed (another instance's events, read from the database) is not sent again."""
 
     def wants(self, topics: Collection[str], kind: str | None = None) -> bool:
         if self.allowed is not None and self.allowed.isdisjoint(topics):
@@ -62,6 +65,7 @@ class Subscriber:
     def unfollow(self, topic: str) -> None:
         self.topics.discard(topic)
         self.only.pop(topic, None)
+        self._sent_seq.pop(topic, None)
 
     def offer(self, text: str, topics: Collection[str], seq: int | None) -> None:
         """Queue a message, or hold it back while one of its topics is being replayed."""
@@ -70,6 +74,13 @@ class Subscriber:
             if buffer is not None:
                 buffer.append((seq, text))
                 return
+        if seq is not None and self._sent_seq:
+            for topic in topics:
+                last = self._sent_seq.get(topic)
+                if last is not None:
+                    if seq <= last:
+                        return
+                    self._sent_seq[topic] = seq
         self.send_text(text)
 
     def send_text(self, text: str) -> None:
@@ -115,6 +126,7 @@ class Subscriber:
         for seq, text in held:
             if seq is None:
                 self.send_text(text)
+        self._sent_seq[topic] = last
         return last
 
     async def run_sender(self) -> None:

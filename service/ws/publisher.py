@@ -5,6 +5,7 @@ from typing import Any
 from service.api.schemas import ServerSchema, TaskSchema
 from service.models import Server, Task, TaskKind, TaskStatus
 from service.tasks.events import event_message
+from service.tasks.publishers import Listener
 from service.ws.hub import ALL, Hub, task_topic
 
 TASK = TaskSchema()
@@ -26,7 +27,7 @@ def task_topics(task: Task) -> list[str]:
     return topics
 
 
-class HubPublisher:
+class HubPublisher(Listener):
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
 

@@ -9,10 +9,12 @@ import pytest
 from tortoise.exceptions import IntegrityError
 
 from service.app import create_app
+from service.cluster.instances import instance_name
 from service.config import Settings
 from service.keys import ENGINE
 from service.models import Server, Task, TaskKind, TaskStatus
 from service.storage.db import database
+from service.tasks.engine import next_claimable, runs_dir
 from service.tasks.events import EventLog
 from tests.unit.helpers import (
     FakeAnsible,
@@ -179,7 +181,7 @@ async def test_a_run_that_cannot_start_fails_with_a_message(api, fake, server):
     assert task["error"].startswith("The run could not start:")
     assert "service_name" in task["error"]
     assert fake.calls == []
-    assert engine.workers_alive() == engine.settings.workers + 1  # workers + flusher
+    assert engine.workers_alive() == engine.settings.workers + 2  # workers, flusher, heartbeat
     after = await wait_for_task(api, (await queue_connection_test(api, server))["id"])
     assert after["status"] == "successful"
 
@@ -396,7 +398,7 @@ async def test_recover_marks_a_task_left_running_as_interrupted(
             kind=TaskKind.SETUP, server=server, status=TaskStatus.RUNNING, pid=4242, attempts=1
         )
         queued = await Task.create(kind=TaskKind.SETUP, server=server, not_before=far_future())
-    leftover = settings.artifacts_dir / "runs" / f"task-{orphan.id}-attempt-1"
+    leftover = runs_dir(settings, instance_name(settings)) / f"task-{orphan.id}-attempt-1"
     leftover.mkdir(parents=True)
 
     await aiohttp_client(create_app(settings))
@@ -459,7 +461,7 @@ async def assert_engine_works(api, server) -> None:
     engine = api.client.app[ENGINE]
     task = await wait_for_task(api, (await queue_connection_test(api, server))["id"])
     assert task["status"] == "successful"
-    assert engine.workers_alive() == engine.workers_expected() == engine.settings.workers + 1
+    assert engine.workers_alive() == engine.workers_expected() == engine.settings.workers + 2
     health = await api.get("/api/v1/health")
     assert health.status == 200, health.body
     assert health.body["components"]["workers"]["restarts"] == engine.restarts
@@ -518,9 +520,9 @@ async def test_a_failed_event_flush_fails_the_task_and_the_worker_goes_on(
 async def test_a_failed_claim_is_logged_and_the_task_still_runs(
     api, fake, server, monkeypatch, caplog
 ):
-    engine = api.client.app[ENGINE]
     monkeypatch.setattr(
-        engine, "_start_claim", failing_once(engine._start_claim, RuntimeError("database hiccup"))
+        "service.tasks.engine.next_claimable",
+        failing_once(next_claimable, RuntimeError("database hiccup")),
     )
 
     task = await wait_for_task(api, (await queue_connection_test(api, server))["id"])

@@ -188,6 +188,20 @@ def test_after_replay_events_go_live_again():
     assert seqs(queued(subscriber)) == [2]
 
 
+def test_a_live_copy_of_an_event_already_replayed_is_not_sent_again():
+    """Another instance's events come live from the database: a batch read before the
+    replay can arrive after it (the replay read the same rows)."""
+    subscriber = Subscriber(FakeWebSocket(), queue_size=100)
+    subscriber.begin_replay("task:1")
+    subscriber.end_replay("task:1", history(1, 2, 3), after=0)
+    queued(subscriber)
+
+    for seq in (2, 3, 4, 4, 5):
+        live(subscriber, seq)
+
+    assert seqs(queued(subscriber)) == [4, 5]
+
+
 def test_replay_holds_every_message_of_the_replayed_topic_and_only_that_topic():
     subscriber = Subscriber(FakeWebSocket(), queue_size=100)
     subscriber.begin_replay("task:1")
