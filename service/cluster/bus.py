@@ -183,13 +183,26 @@ class PostgresBus:
             except TimeoutError:
                 await self._live_connection()
                 continue
-            for note in json.loads(payload):
+            for note in notes_in(payload):
                 if note.get("o") == self.origin:
                     continue
                 try:
                     await receive(note)
                 except Exception:
                     log.exception("could not take a %s note from another instance", note.get("t"))
+
+
+def notes_in(payload: str) -> list[Note]:
+    """The notes of a payload; anything else on the channel (any database user may NOTIFY
+    on it) is logged and ignored."""
+    try:
+        notes = json.loads(payload)
+    except ValueError:
+        notes = None
+    if not isinstance(notes, list) or not all(isinstance(note, dict) for note in notes):
+        log.warning("ignoring a payload on %s that is not a list of notes", CHANNEL)
+        return []
+    return notes
 
 
 def coalesce(notes: list[Note]) -> list[Note]:

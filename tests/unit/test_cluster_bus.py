@@ -2,7 +2,7 @@
 
 import json
 
-from service.cluster.bus import MAX_PAYLOAD, asyncpg_dsn, coalesce, pack
+from service.cluster.bus import MAX_PAYLOAD, asyncpg_dsn, coalesce, notes_in, pack
 
 
 def test_notes_are_packed_in_order_into_payloads_under_the_limit():
@@ -43,3 +43,10 @@ def test_the_database_url_is_given_to_asyncpg_without_tortoise_options():
     url = "postgres://pbd:secret@db.internal:5432/pbd?minsize=2&maxsize=10"
 
     assert asyncpg_dsn(url) == "postgresql://pbd:secret@db.internal:5432/pbd"
+
+
+def test_a_payload_that_is_not_a_list_of_notes_is_ignored(caplog):
+    assert notes_in('[{"t":"wake"}]') == [{"t": "wake"}]
+    for payload in ("not json", '{"t":"wake"}', '["wake"]', "[1, 2]"):
+        assert notes_in(payload) == []
+    assert "not a list of notes" in caplog.text
