@@ -36,8 +36,10 @@ class KeyFile:
     fingerprint_key: bytes
 
 
-def _write_atomically(path: Path, content: KeyFile) -> None:
-    """Write the whole file or nothing (a crash leaves the old one), readable by us alone."""
+def _write_atomically(path: Path, content: KeyFile, *, replace: bool = True) -> None:
+    """Write the whole file or nothing (a crash leaves the old one), readable by us alone.
+    Without `replace`, a file that exists is kept: of several instances starting at once
+    on one shared data dir, the first to create the key file wins and all read that one."""
     data = json.dumps(
         {
             "keys": [key.decode() for key in content.keys],
@@ -45,13 +47,21 @@ def _write_atomically(path: Path, content: KeyFile) -> None:
         }
     )
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as file:
         file.write(data)
         file.flush()
         os.fsync(file.fileno())
-    os.replace(temporary, path)
+    if replace:
+        os.replace(temporary, path)
+        return
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        temporary.unlink()
 
 
 def _read(path: Path) -> KeyFile:
@@ -78,7 +88,8 @@ class SecretBox:
     def ensure_key_file(self) -> None:
         """Create the key file with a first key, unless it exists (first start)."""
         if not self.path.exists():
-            _write_atomically(self.path, KeyFile((Fernet.generate_key(),), Fernet.generate_key()))
+            first = KeyFile((Fernet.generate_key(),), Fernet.generate_key())
+            _write_atomically(self.path, first, replace=False)
 
     def _key_file(self) -> KeyFile:
         self.ensure_key_file()
