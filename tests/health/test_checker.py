@@ -149,3 +149,28 @@ async def test_the_policy_restarts_once_per_down_period(api, checker, clock, end
         await check_round(clock, checker)
     assert await restarts() == 2  # a new down period
     assert (await App.get(id=shop["id"])).health_status == "down"
+
+
+async def test_only_the_leading_instance_checks_and_a_new_leader_takes_over(
+    api, checker, clock, endpoints
+):
+    """With several instances on one PostgreSQL, the oldest alive one alone checks (the
+    registry decides at each heartbeat); one that stops leading stops checking."""
+    server = await create_server(api, "web-1", "127.0.0.1")
+    shop = await deployed_app(api, checker, clock, "shop", [server["id"]])
+    await check_round(clock, checker)
+    assert endpoints.hits["/ready"] == 1
+
+    checker.engine.registry.leader = False
+    checker.reload(shop["id"])
+    follower_nap = checker.engine.registry.lease.total_seconds() / 3
+    for _ in range(3):
+        await check_round(clock, checker, follower_nap)
+    assert endpoints.hits["/ready"] == 1, "a follower does not check"
+    assert checker.targets == {}
+
+    checker.engine.registry.leader = True
+    for _ in range(4):  # the follower's nap ends: it reads every app again and checks
+        await check_round(clock, checker, follower_nap)
+    await wait_until(lambda: endpoints.hits["/ready"] >= 2, what="a check by the new leader")
+    assert await health_status(api, shop["id"]) == "running"
