@@ -629,12 +629,8 @@ class TaskEngine:
         task = running.task
         with suppress(Exception):
             await self._store_events(running)
-        task.status = TaskStatus.INTERRUPTED
-        task.error = "The service shut down during the run; retry it."
-        task.finished_at = datetime.now(UTC)
-        task.pid = None
         task.last_seq = running.events.next_seq - 1
-        await self._save_status(task)
+        await self._interrupt(task, "The service shut down during the run")
 
 
 def targets(task: Task) -> set[int]:
