@@ -29,11 +29,20 @@ def silent_port() -> Iterator[int]:
 
 @dataclass
 class Instance:
-    """One service process and an HTTP session with the cluster's admin token."""
+    """One service process and an HTTP session with the cluster's admin token. Its output
+    is read all along (a full pipe would block the service's logging, and so the service)."""
 
     process: ServiceProcess
     http: aiohttp.ClientSession
     name: str
+    reader: "asyncio.Task[None] | None" = None
+
+    def read_output(self) -> None:
+        async def drain() -> None:
+            while line := await self.process.process.stdout.readline():
+                self.process.output += line.decode(errors="replace")
+
+        self.reader = asyncio.create_task(drain())
 
     @property
     def port(self) -> int:
@@ -85,6 +94,7 @@ class Cluster:
     async def _wrap(self, process: ServiceProcess) -> Instance:
         http = aiohttp.ClientSession(headers={"Authorization": f"Bearer {self.token}"})
         instance = Instance(process, http, "")
+        instance.read_output()
         health = await instance.ok("GET", "health")
         instance.name = health["components"]["instances"]["this"]
         return instance
