@@ -13,7 +13,6 @@ from typing import Any, Protocol
 from service.cluster.bus import Bus, Note
 from service.models import Server, Task, TaskEvent
 from service.models.tasks import FINISHED_STATUSES
-from service.tasks.events import event_message
 from service.tasks.publishers import Listener, Publisher
 from service.ws.hub import Hub
 from service.ws.publisher import HubPublisher, task_topics
@@ -86,10 +85,7 @@ class Forwarder:
         elif kind == "events":
             await self._events(note)
         elif kind == "progress":
-            self.hub.publish(
-                note["topics"],
-                {"type": "task.progress", "task_id": note["task"], "progress": note["progress"]},
-            )
+            self.publisher.progress_on(note["topics"], note["task"], note["progress"])
         elif kind == "server":
             server = await Server.get_or_none(id=note["server"])
             if server is not None:
@@ -113,14 +109,10 @@ class Forwarder:
     async def _events(self, note: Note) -> None:
         task_id = note["task"]
         after = self.forwarded.get(task_id, note["from"] - 1)
-        if note["to"] <= after or not self.hub.subscribers:
-            self.forwarded[task_id] = max(after, note["to"])
-            return
-        rows = await TaskEvent.filter(
-            task_id=task_id, counter__gt=after, counter__lte=note["to"]
-        ).order_by("counter")
-        for row in rows:
-            self.hub.publish(
-                note["topics"], event_message(task_id, row.counter, row.data), seq=row.counter
-            )
+        if note["to"] > after and self.hub.subscribers:
+            rows = await TaskEvent.filter(
+                task_id=task_id, counter__gt=after, counter__lte=note["to"]
+            ).order_by("counter")
+            for row in rows:
+                self.publisher.event_on(note["topics"], task_id, row.counter, row.data)
         self.forwarded[task_id] = max(after, note["to"])

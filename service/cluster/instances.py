@@ -2,7 +2,7 @@
 
 An instance whose heartbeat is older than the lease is taken for dead by the first
 survivor to notice (one conditional update decides who), which then interrupts its tasks
-(see TaskEngine.reap). Names are stable across restarts, so an instance that comes back
+(see TaskEngine._take_over). Names are stable across restarts, so an instance that comes back
 finds its own row and what its previous life left running.
 """
 
@@ -88,12 +88,9 @@ class Registry:
     async def elect(self) -> bool:
         """Whether this instance leads now: the oldest alive instance (by start, then name)."""
         now = datetime.now(UTC)
-        alive = (
-            await Instance.filter(stopped_at=None, heartbeat_at__gte=now - self.lease)
-            .order_by("started_at", "name")
-            .first()
-        )
-        self.leader = alive is None or alive.name == self.name
+        running = Instance.filter(stopped_at=None).order_by("started_at", "name")
+        oldest = next((i for i in await running if self.alive(i, now)), None)
+        self.leader = oldest is None or oldest.name == self.name
         return self.leader
 
     def alive(self, instance: Instance, now: datetime | None = None) -> bool:

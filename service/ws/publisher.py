@@ -58,11 +58,18 @@ class HubPublisher(Listener):
             )
 
     def task_event(self, task: Task, seq: int, event: dict[str, Any]) -> None:
-        self.hub.publish(task_topics(task), event_message(task.id, seq, event), seq=seq)
+        self.event_on(task_topics(task), task.id, seq, event)
+
+    def event_on(self, topics: list[str], task_id: int, seq: int, event: dict[str, Any]) -> None:
+        """A task's event on its topics (known without the task: another instance's)."""
+        self.hub.publish(topics, event_message(task_id, seq, event), seq=seq)
 
     def task_progress(self, task: Task, progress: dict[str, Any]) -> None:
+        self.progress_on(task_topics(task), task.id, progress)
+
+    def progress_on(self, topics: list[str], task_id: int, progress: dict[str, Any]) -> None:
         self.hub.publish(
-            task_topics(task), {"type": "task.progress", "task_id": task.id, "progress": progress}
+            topics, {"type": "task.progress", "task_id": task_id, "progress": progress}
         )
 
     def server_status(self, server: Server) -> None:
