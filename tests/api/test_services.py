@@ -9,9 +9,9 @@ from tests.conftest import Api
 
 
 @pytest.fixture
-async def stalled(aiohttp_client, tmp_path):
+async def stalled(aiohttp_client, data_dir):
     """No workers: every task stays queued, so every wait runs out (no host is contacted)."""
-    settings = Settings(data_dir=tmp_path / "data", workers=0, service_read_timeout=0.2)
+    settings = Settings(data_dir=data_dir, workers=0, service_read_timeout=0.2)
     client = await aiohttp_client(create_app(settings))
     api = Api(client, (await tokens.issue_token("t")).secret)
     server = (await api.post("/api/v1/servers", json={"name": "s", "host": "10.0.0.1"})).body

@@ -9,8 +9,8 @@ from tests.conftest import Api
 
 
 @pytest.fixture
-async def api(aiohttp_client, tmp_path, running_hosts):
-    settings = Settings(data_dir=tmp_path / "data", workers=2)
+async def api(aiohttp_client, data_dir, running_hosts):
+    settings = Settings(data_dir=data_dir, workers=2)
     client = await aiohttp_client(create_app(settings))
     return Api(client, (await tokens.issue_token("t")).secret)
 

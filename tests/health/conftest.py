@@ -58,10 +58,10 @@ async def endpoints(aiohttp_server) -> Endpoints:
 
 
 @pytest.fixture
-def settings(tmp_path, endpoints) -> Settings:
+def settings(data_dir, endpoints) -> Settings:
     """Checks go to the loopback endpoints; no retention job sleeps on the clock."""
     return replace(
-        Settings(data_dir=tmp_path / "data"),
+        Settings(data_dir=data_dir),
         health_port=endpoints.port,
         health_timeout=2,
         retention_interval=0,

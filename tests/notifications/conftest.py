@@ -2,7 +2,6 @@
 
 import asyncio
 import json
-import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -18,10 +17,6 @@ from service.config import Settings
 from service.keys import CLOCK
 from service.notifications.payloads import signature
 from tests.retention.helpers import MovableClock
-from tests.unit.conftest import (
-    DATABASE_FILE,
-    migrated_database,  # noqa: F401 (a fixture)
-)
 from tests.unit.helpers import FakeAnsible, install_fake_ansible
 
 SECRET = "test-secret-0123456789"
@@ -97,11 +92,8 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-def settings(tmp_path, migrated_database) -> Settings:  # noqa: F811
+def settings(data_dir) -> Settings:
     """A migrated copy; a first retry 60 s later (tests move the clock, they do not wait)."""
-    data_dir = tmp_path / "data"
-    data_dir.mkdir()
-    shutil.copyfile(migrated_database, data_dir / DATABASE_FILE)
     return Settings(data_dir=data_dir, webhook_backoff=60, webhook_timeout=5, retry_backoff=0)
 
 

@@ -14,8 +14,8 @@ from tests.conftest import Api
 
 
 @pytest.fixture
-def service_settings(tmp_path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", workers=2)
+def service_settings(data_dir) -> Settings:
+    return Settings(data_dir=data_dir, workers=2)
 
 
 @pytest.fixture

@@ -31,8 +31,8 @@ def unused_address(last_octet: int) -> str:
 
 
 @pytest.fixture
-async def api(aiohttp_client, tmp_path, running_hosts):
-    settings = Settings(data_dir=tmp_path / "data", retry_backoff=1, workers=3)
+async def api(aiohttp_client, data_dir, running_hosts):
+    settings = Settings(data_dir=data_dir, retry_backoff=1, workers=3)
     client = await aiohttp_client(create_app(settings))
     api = Api(client, (await tokens.issue_token("t")).secret)
     api.data_dir = settings.data_dir
