@@ -23,12 +23,12 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from bench.common import percentile, summary
+from service.config import DATABASE_FILE
 from service.domain import tokens
 from service.models import Server
 from service.storage.db import database
 from tests.service_process import free_port
 
-DATABASE_FILE = "pb-deployer.sqlite3"
 SEED_SERVERS = 200
 
 

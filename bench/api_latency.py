@@ -18,13 +18,14 @@ import aiohttp
 from aiohttp import web
 
 from bench.common import percentile, summary
+from service.config import DATABASE_FILE
 from service.models import Server
 from service.storage.db import database
 from tests.service_process import free_port, running_service
 
 
 async def seed(data_dir: Path, count: int) -> None:
-    async with database(f"sqlite://{(data_dir / 'pb-deployer.sqlite3').resolve()}"):
+    async with database(f"sqlite://{(data_dir / DATABASE_FILE).resolve()}"):
         await Server.bulk_create(
             [
                 Server(name=f"server-{i:05d}", host=f"10.{i // 65536}.{i // 256 % 256}.{i % 256}")

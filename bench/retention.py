@@ -27,13 +27,13 @@ from pathlib import Path
 import aiohttp
 
 from bench.common import percentile, summary
+from service.config import DATABASE_FILE
 from service.models import Server, Task, TaskEvent, TaskKind, TaskStatus
 from service.retention.job import FIRST_RUN_DELAY
 from service.storage.db import database
 from tests.retention.helpers import event_data
 from tests.service_process import running_service
 
-DATABASE_FILE = "pb-deployer.sqlite3"
 PURGE_LINE = re.compile(r"retention purge in ([\d.]+) s: (.*)")
 
 

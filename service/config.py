@@ -19,6 +19,8 @@ ENV_PREFIX = "PBD_"
 CONFIG_ENV = "PBD_CONFIG"
 SYSTEM_CONFIG_FILE = Path("/etc/pb-deployer/config.toml")
 SYSTEM_DATA_DIR = Path("/var/lib/pb-deployer")
+# The SQLite database in the data directory, unless database_url names another.
+DATABASE_FILE = "pb-deployer.sqlite3"
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -159,7 +161,7 @@ class Settings:
         if self.acme_ca_bundle != Path():
             object.__setattr__(self, "acme_ca_bundle", Path(self.acme_ca_bundle).absolute())
         if not self.database_url:
-            sqlite_path = self.data_dir / "pb-deployer.sqlite3"
+            sqlite_path = self.data_dir / DATABASE_FILE
             object.__setattr__(self, "database_url", f"sqlite://{sqlite_path}")
         elif self.sqlite_path is not None:
             query = self.database_url.partition("?")[2]

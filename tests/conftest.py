@@ -11,7 +11,7 @@ from _pytest.nodeid import coerce_node_id
 from aiohttp.test_utils import TestClient
 
 from service.app import create_app
-from service.config import Settings
+from service.config import DATABASE_FILE, Settings
 from service.domain import tokens
 from service.storage.db import database
 
@@ -66,9 +66,6 @@ class Api:
 
     async def delete(self, path: str, **kwargs: Any) -> Reply:
         return await self.request("DELETE", path, **kwargs)
-
-
-DATABASE_FILE = "pb-deployer.sqlite3"
 
 
 async def _migrate(path: Path) -> None:
