@@ -18,6 +18,7 @@ from service.cluster.feed import ClusterFeed, Forwarder
 from service.cluster.instances import Registry
 from service.config import Settings
 from service.domain.secrets_at_rest import seal_stored_keys
+from service.domain.tokens import REVOKED_STAMP, VerifiedTokens
 from service.health.checker import HealthChecker
 from service.keys import (
     CLOCK,
@@ -32,6 +33,7 @@ from service.keys import (
     SCHEDULER,
     SECRETS,
     SETTINGS,
+    VERIFIED_TOKENS,
 )
 from service.notifications import Notifications
 from service.retention import RetentionJob
@@ -88,7 +90,7 @@ async def workers_ctx(app: web.Application) -> AsyncIterator[None]:
     """The engine's workers: they recover interrupted tasks, then run the queue. Notes
     from other instances are heard from before the first claim until after the last run."""
     engine = app[ENGINE]
-    forwarder = Forwarder(engine, app[HUB])
+    forwarder = Forwarder(engine, app[HUB], app[VERIFIED_TOKENS])
     app[FORWARDER] = forwarder
     await engine.bus.start(forwarder.receive)
     try:
@@ -158,6 +160,7 @@ def create_app(settings: Settings) -> web.Application:
         },
     )
     app[SETTINGS] = settings
+    app[VERIFIED_TOKENS] = VerifiedTokens(settings.data_dir / REVOKED_STAMP)
     app.on_startup.append(clean_partial_uploads)
     app.cleanup_ctx.append(database_ctx)
     app.cleanup_ctx.append(engine_ctx)

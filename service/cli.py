@@ -21,6 +21,7 @@ from service.api.openapi import build_openapi, openapi_yaml
 from service.api.v1 import create_v1_app
 from service.app import create_app
 from service.client import commands as client
+from service.cluster.bus import tell_other_instances
 from service.config import ConfigError, Settings
 from service.domain import secrets_at_rest, tokens
 from service.errors import APIError, NotFound
@@ -215,7 +216,8 @@ async def _scope_text(token: ApiToken) -> str:
 
 def token_revoke(args: argparse.Namespace, settings: Settings) -> int:
     async def work() -> int:
-        token = await tokens.revoke_token(args.id)
+        token = await tokens.revoke_token(args.id, settings.data_dir)
+        await tell_other_instances({"t": "tokens"})
         print(f"Token {token.id} ({token.name}) is revoked.")
         return 0
 

@@ -9,7 +9,7 @@ from tortoise.context import TortoiseContext
 from service.clock import Clock
 from service.cluster.feed import Forwarder
 from service.config import Settings
-from service.domain.tokens import Principal
+from service.domain.tokens import Principal, VerifiedTokens
 from service.health.checker import HealthChecker
 from service.notifications import Notifications
 from service.retention import RetentionJob
@@ -41,5 +41,7 @@ CLOCK = web.AppKey("clock", Clock)
 SCHEDULER = web.AppKey("scheduler", AuditScheduler)
 HEALTH = web.AppKey("health", HealthChecker)
 """The apps' health checker (service/health/)."""
+VERIFIED_TOKENS = web.AppKey("verified_tokens", VerifiedTokens)
+"""Tokens verified in the last seconds (service/domain/tokens.py): no read per request."""
 SECRETS = web.AppKey("secrets", SecretBox)
 """App secrets' encryption under the key file (created at the first start)."""

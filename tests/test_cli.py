@@ -163,3 +163,33 @@ async def test_a_malformed_request_is_logged_as_a_client_error_without_a_traceba
     assert b" 400 " in status_line
     assert "WARNING aiohttp.server: Error handling request" in log
     assert "Traceback" not in log and "ERROR" not in log
+
+
+async def test_a_token_revoked_by_the_cli_is_refused_by_the_running_service_at_once(tmp_path):
+    """The service takes a verified token on trust for a few seconds (no read per request);
+    a revocation by the CLI, another process, must still count from the next request."""
+    service = await start_service(tmp_path)
+    try:
+        headers = {"Authorization": f"Bearer {service.token}"}
+        created = await asyncio.to_thread(
+            run_cli, "token", "create", "--name", "ci", "--role", "viewer", env_dir=tmp_path
+        )
+        secret = created.stdout.strip().splitlines()[-1]
+        async with aiohttp.ClientSession(base_url=service.base_url) as http:
+            ci = {"Authorization": f"Bearer {secret}"}
+            async with http.get("/api/v1/servers", headers=ci) as response:
+                assert response.status == 200  # now verified, and remembered
+            async with http.get("/api/v1/tokens", headers=headers) as response:
+                token_id = next(
+                    t["id"] for t in (await response.json())["items"] if t["name"] == "ci"
+                )
+            revoked = await asyncio.to_thread(
+                run_cli, "token", "revoke", str(token_id), env_dir=tmp_path
+            )
+            assert revoked.returncode == 0, revoked.stderr
+            async with http.get("/api/v1/servers", headers=ci) as response:
+                assert response.status == 401
+            async with http.get("/api/v1/servers", headers=headers) as response:
+                assert response.status == 200
+    finally:
+        await service.stop()

@@ -12,7 +12,7 @@ from aiohttp.typedefs import Handler
 from service.domain import sessions, tokens
 from service.domain.tokens import Principal
 from service.errors import Forbidden, Unauthorized
-from service.keys import PRINCIPAL
+from service.keys import PRINCIPAL, VERIFIED_TOKENS
 
 PUBLIC_ATTRIBUTE = "__pbd_public__"
 SESSION_COOKIE = "pbd_session"
@@ -74,7 +74,9 @@ def check_csrf(request: web.Request) -> None:
 
 async def authenticate_request(request: web.Request) -> Principal:
     if "Authorization" in request.headers or SESSION_COOKIE not in request.cookies:
-        who = await tokens.authenticate(bearer_secret(request))
+        who = await tokens.authenticate(
+            bearer_secret(request), request.config_dict[VERIFIED_TOKENS]
+        )
         if who is None:
             raise Unauthorized("The token is unknown or revoked.")
         return who

@@ -1,6 +1,8 @@
 """What every handler shares: operation metadata, inputs, paging and serialisation."""
 
+import json
 import math
+from functools import partial
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, TypeVar
@@ -88,8 +90,14 @@ def filter_by(queryset: QuerySet[Any], params: dict[str, Any], *keys: str) -> Qu
     return queryset.filter(**present) if present else queryset
 
 
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime) else value
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+dump_rows = partial(json.dumps, default=_iso)
+"""JSON of rows read as plain values: the encoder turns only their datetimes into ISO text."""
 
 
 async def paginate(queryset: QuerySet[Any], params: dict[str, Any], item: Schema) -> web.Response:
@@ -109,12 +117,13 @@ async def paginate(queryset: QuerySet[Any], params: dict[str, Any], item: Schema
     )
     return web.json_response(
         {
-            "items": [{key: _plain(value) for key, value in row.items()} for row in rows],
+            "items": rows,
             "page": page,
             "per_page": per_page,
             "total_items": total,
             "total_pages": math.ceil(total / per_page) if total else 0,
-        }
+        },
+        dumps=dump_rows,
     )
 
 

@@ -17,6 +17,7 @@ from service.api.common import (
 from service.api.schemas import NAME, PageQuerySchema, StrictInteger, page_schema, sort_field
 from service.domain import tokens
 from service.errors import NotFound
+from service.keys import ENGINE, SETTINGS
 from service.models import ApiToken, Role
 
 TAGS = ["tokens"]
@@ -101,7 +102,8 @@ async def create_token(request: web.Request) -> web.Response:
 @operation(tags=TAGS, summary="Revoke a token (it gets 401 from now on)", errors=[NotFound])
 @response_schema(None, 204, description="Revoked.")
 async def revoke_token(request: web.Request) -> web.Response:
-    await tokens.revoke_token(record_id(request))
+    await tokens.revoke_token(record_id(request), request.config_dict[SETTINGS].data_dir)
+    request.config_dict[ENGINE].bus.send({"t": "tokens"})
     return no_content()
 
 

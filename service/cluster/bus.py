@@ -16,6 +16,8 @@ from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+from tortoise import connections
+
 if TYPE_CHECKING:
     import asyncpg
 
@@ -190,6 +192,14 @@ class PostgresBus:
                     await receive(note)
                 except Exception:
                     log.exception("could not take a %s note from another instance", note.get("t"))
+
+
+async def tell_other_instances(note: Note) -> None:
+    """Send one note from a process with no bus of its own (the CLI), on the database it
+    opened; on SQLite there is no other instance."""
+    connection = connections.get("default")
+    if connection.capabilities.dialect == "postgres":
+        await connection.execute_query("SELECT pg_notify($1, $2)", [CHANNEL, pack([note])[0]])
 
 
 def notes_in(payload: str) -> list[Note]:

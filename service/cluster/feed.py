@@ -11,6 +11,7 @@ lost meanwhile (a reconnect) is made up by the next one.
 from typing import Any, Protocol
 
 from service.cluster.bus import Bus, Note
+from service.domain.tokens import VerifiedTokens
 from service.models import Server, Task, TaskEvent
 from service.models.tasks import FINISHED_STATUSES
 from service.tasks.publishers import Listener, Publisher
@@ -64,9 +65,10 @@ class Forwarder:
     for the hub (never for this instance's webhooks: the instance that ran the task sends
     those)."""
 
-    def __init__(self, engine: Engine, hub: Hub) -> None:
+    def __init__(self, engine: Engine, hub: Hub, verified_tokens: VerifiedTokens) -> None:
         self.engine = engine
         self.hub = hub
+        self.verified_tokens = verified_tokens
         self.publisher = HubPublisher(hub)
         self.forwarded: dict[int, int] = {}
         """Per task, the last event seq published here."""
@@ -78,6 +80,8 @@ class Forwarder:
         kind = note["t"]
         if kind in ("wake", "reconnected"):
             self.engine.wake()
+        elif kind == "tokens":
+            self.verified_tokens.forget()
         elif kind == "cancel":
             self.engine.cancel_here(note["task"])
         elif kind == "status":

@@ -228,7 +228,7 @@ async def test_only_admins_read_it_and_nobody_changes_it(api):
     assert len(await records(api)) == 1  # none of these touched it (405 and 404 are not kept)
 
 
-async def test_tasks_and_deployments_name_who_asked_for_them(api, fake, server):
+async def test_tasks_and_deployments_name_who_asked_for_them(api, fake, server, settings):
     deployer, deployer_id = await token_api(api, "ci", Role.DEPLOYER)
     ws = await api.client.ws_connect(WS, headers=api.headers)
     assert (await ws.receive_json(timeout=5))["type"] == "hello"
@@ -238,7 +238,7 @@ async def test_tasks_and_deployments_name_who_asked_for_them(api, fake, server):
     task = (await deployer.post(f"/api/v1/servers/{server['id']}/test-connection")).body["task"]
     queued = await ws.receive_json(timeout=5)
     await ws.close()
-    await tokens.revoke_token(deployer_id)
+    await tokens.revoke_token(deployer_id, settings.data_dir)
 
     assert (task["created_by"], task["actor"]) == (deployer_id, "ci")
     assert queued["type"] == "task.status"

@@ -14,12 +14,12 @@ async def test_wrong_scheme_and_unknown_token(client):
             assert response.status == 401, header
 
 
-async def test_revoked_token_stops_working(client):
+async def test_revoked_token_stops_working(client, settings):
     issued = await tokens.issue_token("ci")
     headers = {"Authorization": f"Bearer {issued.secret}"}
     async with client.get("/api/v1/servers", headers=headers) as response:
         assert response.status == 200
-    await tokens.revoke_token(issued.token.id)
+    await tokens.revoke_token(issued.token.id, settings.data_dir)
     async with client.get("/api/v1/servers", headers=headers) as response:
         assert response.status == 401
 

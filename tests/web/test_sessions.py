@@ -125,7 +125,9 @@ async def test_logout_ends_the_session_and_needs_its_csrf_token(client, session)
     assert (await client.get("/servers", allow_redirects=False)).status == 303
 
 
-async def test_an_expired_session_or_a_revoked_token_ends_the_login(client, admin, session):
+async def test_an_expired_session_or_a_revoked_token_ends_the_login(
+    client, admin, session, settings
+):
     await WebSession.all().update(expires_at=datetime.now(UTC) - timedelta(seconds=1))
     assert (await client.get("/servers", allow_redirects=False)).status == 303
     unauthorized = await client.get("/api/v1/servers")
@@ -133,7 +135,7 @@ async def test_an_expired_session_or_a_revoked_token_ends_the_login(client, admi
     await WebSession.all().update(expires_at=datetime.now(UTC) + timedelta(hours=1))
     assert (await client.get("/servers", allow_redirects=False)).status == 200
     token = await tokens.ApiToken.get(name="alice")
-    await tokens.revoke_token(token.id)
+    await tokens.revoke_token(token.id, settings.data_dir)
     assert (await client.get("/servers", allow_redirects=False)).status == 303
 
 
