@@ -13,11 +13,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
-from bench.common import percentile, summary
+from bench.common import cpu_seconds, percentile, summary
 from service.config import DATABASE_FILE
 from service.models import Server
 from service.storage.db import database
@@ -97,6 +98,31 @@ async def baseline_app(port: int) -> web.AppRunner:
     return runner
 
 
+async def measure(
+    url: str, headers: dict[str, str], pid: int, pages: int, args: argparse.Namespace
+) -> dict[str, Any]:
+    """Under `args.clients` clients: latencies, throughput and the server's CPU per request;
+    then with one client: the latency of a request that does not queue behind others."""
+    await get_pages(url, headers, pages, args.clients, requests=500)  # warm-up
+    cpu, started = cpu_seconds(pid), time.perf_counter()
+    loaded = await get_pages(url, headers, pages, args.clients, requests=args.requests)
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds(pid) - cpu
+    single = await get_pages(url, headers, pages, 1, requests=args.requests // 5)
+    return {
+        "loaded": loaded,
+        "rate": len(loaded) / elapsed,
+        "cpu_ms": cpu / len(loaded) * 1000,
+        "single": single,
+    }
+
+
+def report(label: str, figures: dict[str, Any], clients: int) -> None:
+    print(
+        f"{label}: {clients} clients {summary(figures['loaded'])}; {figures['rate']:.0f} req/s;"
+        f" server CPU {figures['cpu_ms']:.2f} ms/request; 1 client {summary(figures['single'])}"
+    )
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--servers", type=int, default=10_000)
@@ -118,12 +144,7 @@ async def main() -> None:
     )
     try:
         await asyncio.sleep(1.5)
-        await get_pages(
-            f"http://127.0.0.1:{port}/servers", {}, pages, args.clients, requests=500
-        )  # warm-up
-        base_samples = await get_pages(
-            f"http://127.0.0.1:{port}/servers", {}, pages, args.clients, requests=args.requests
-        )
+        base = await measure(f"http://127.0.0.1:{port}/servers", {}, baseline.pid, pages, args)
     finally:
         baseline.terminate()
         await baseline.wait()
@@ -136,18 +157,22 @@ async def main() -> None:
         async with running_service(data_dir, extra_env={"PBD_LOG_LEVEL": "WARNING"}) as service:
             headers = {"Authorization": f"Bearer {service.token}"}
             url = f"{service.base_url}/api/v1/servers"
-            await get_pages(url, headers, pages, args.clients, requests=500)  # warm-up
-            started = time.perf_counter()
-            samples = await get_pages(url, headers, pages, args.clients, requests=args.requests)
-            elapsed = time.perf_counter() - started
+            served = await measure(url, headers, service.process.pid, pages, args)
 
-    print(f"baseline (bare aiohttp, fixed page): {summary(base_samples)}")
-    setup = f"50/page, {args.servers} rows, {args.clients} clients"
-    print(f"GET /api/v1/servers ({setup}): {summary(samples)}")
-    print(f"throughput: {len(samples) / elapsed:.0f} req/s")
-    for fraction, label in ((0.5, "p50"), (0.99, "p99")):
-        ratio = percentile(samples, fraction) / percentile(base_samples, fraction)
-        print(f"{label} ratio service/baseline: {ratio:.2f}x")
+    report("baseline (bare aiohttp, fixed page)", base, args.clients)
+    report(f"GET /api/v1/servers (50/page of {args.servers})", served, args.clients)
+    print(
+        "service/baseline: "
+        f"throughput {served['rate'] / base['rate']:.2f}x, "
+        f"CPU per request {served['cpu_ms'] / base['cpu_ms']:.2f}x, "
+        f"1-client p50 {percentile(served['single'], 0.5) / percentile(base['single'], 0.5):.2f}x, "
+        f"{args.clients}-client p50 "
+        f"{percentile(served['loaded'], 0.5) / percentile(base['loaded'], 0.5):.2f}x"
+    )
+    print(
+        f"one core's worth of the service's CPU: {1000 / served['cpu_ms']:.0f} req/s "
+        "(the load generator shares this machine's 2 cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,20 @@
 """Shared pieces of the benchmarks: percentiles and summaries."""
 
+import os
 import statistics
+from pathlib import Path
 
 
 def percentile(samples: list[float], fraction: float) -> float:
     ordered = sorted(samples)
     index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
     return ordered[index]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process (all its threads) has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def summary(samples_ms: list[float]) -> str:
@@ -21,7 +29,6 @@ def summary(samples_ms: list[float]) -> str:
 
 import asyncio  # noqa: E402
 import json  # noqa: E402
-import os  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Awaitable, Callable, Iterator  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
