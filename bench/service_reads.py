@@ -11,9 +11,10 @@ Next to them, in the same run, the baselines on the same host and the same unit:
            service's inventory for the server and its ControlPath directory (warm only).
 Where a read's time goes is printed from its task (queued -> running, ansible-playbook start
 -> first event, first -> last event, last event -> finished) and the per-task durations of its
-events. `GET /services/{id}` (the list, one app) is timed too.
+events. `GET /services/{id}` (the list) is timed too, and a warm status read sent while a
+security audit (a longer task) runs on the same server.
 
-    PBD_HOSTS_LAB=6 .venv/bin/python -m bench.service_reads [--warm 10] [--cold 5]
+    PBD_HOSTS_LAB=6 .venv/bin/python -m bench.service_reads [--warm 10] [--cold 5] [--beside 3]
 """
 
 import argparse
@@ -27,7 +28,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import ServiceClient, api_json, percentile, run_on_lab_hosts
+from bench.common import ServiceClient, TaskWatcher, api_json, percentile, run_on_lab_hosts
 from service.ansible.content import ANSIBLE_CONFIG, PROJECT_DIR
 from service.ansible.inventory import render_inventory
 from service.ansible.sshkeys import control_dir
@@ -159,9 +160,10 @@ async def bench(harness, hosts, args: argparse.Namespace) -> None:
                 await read("status")  # host key, first run: not measured
                 results: dict[str, list[float]] = defaultdict(list)
                 phases = {"warm status": Phases(), "cold status": Phases()}
+                closed, overlapped = [], []
                 for _ in range(args.cold):
                     for kind in ("status", "logs"):
-                        close_masters(masters)
+                        closed.append(close_masters(masters))
                         results[f"API {kind} cold"].append(
                             await read(kind, phases.get(f"cold {kind}"))
                         )
@@ -180,13 +182,26 @@ async def bench(harness, hosts, args: argparse.Namespace) -> None:
                     started = time.perf_counter()
                     await api_json(client, "GET", f"services/{sid}")
                     results["API list (GET /services/ID)"].append(time.perf_counter() - started)
+                async with TaskWatcher(client) as watcher:
+                    for _ in range(args.beside):
+                        audit = await client.start(sid, "security/audit")
+                        while watcher.status_at(audit["id"], "running") is None:
+                            watcher.updated.clear()
+                            if watcher.status_at(audit["id"], "running") is None:
+                                await watcher.updated.wait()
+                        results["API status warm, audit running"].append(await read("status"))
+                        overlapped.append(not watcher.finished(audit["id"]).done())
+                        await watcher.finished(audit["id"])
             finally:
                 await client.close()
         close_masters(own_masters)
     print(f"unit {UNIT} on {host.name}; logs: {LOG_LINES} lines; load {os.getloadavg()}")
+    print(f"  SSH masters closed before each cold read: {closed}")
     for kind in ("status", "logs"):
         for temperature in ("warm", "cold"):
             print(line(f"API {kind} {temperature}", results[f"API {kind} {temperature}"]))
+    print(line("API status warm, audit running", results["API status warm, audit running"]))
+    print(f"    (the audit was still running when the read answered: {overlapped})")
     print("  baselines (same run, same host):")
     for name in (
         "ssh systemctl show warm",
@@ -209,6 +224,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=1)
     parser.add_argument("--warm", type=int, default=10)
     parser.add_argument("--cold", type=int, default=5)
+    parser.add_argument("--beside", type=int, default=3, help="reads while an audit runs")
     args = parser.parse_args()
     run_on_lab_hosts(bench, args)
 
