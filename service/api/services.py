@@ -3,10 +3,15 @@
 A unit name that names an app on the server (its name or `service_name`) means the unit of
 the app's live blue/green slot (`shop` → `shop-green.service`); any other name is a unit.
 
-Reads (status, logs) run the service playbook and wait for it, up to a limit
-(`PBD_SERVICE_READ_TIMEOUT`): the answer is the unit's real state now. Past the limit they
-answer 504 `gateway_timeout` naming the task, which goes on, to follow. Control actions
-are background tasks (202) like every other operation.
+Reads (status, logs) run the fast read play (one command over the server's reused SSH
+connection, no facts) and wait for it, up to a limit (`PBD_SERVICE_READ_TIMEOUT`): the answer
+is the unit's real state now. Past the limit they answer 504 `gateway_timeout` naming the
+task, which goes on, to follow. A read runs beside whatever else runs on the server (a
+deploy, say): it only looks, so it neither waits for the server nor holds it up. Control
+actions are background tasks (202) like every other operation, in the server's order.
+
+Every service run keeps the state it saw as the unit's last known one, which the list
+answers from (no run) and which goes out as a `service.status` WebSocket message.
 """
 
 import asyncio
@@ -104,35 +109,28 @@ async def _run_and_wait(request: web.Request, params: dict[str, Any]) -> Task:
 @response_schema(ServiceListSchema, 200, description="One entry per app unit.")
 async def list_services(request: web.Request) -> web.Response:
     server = await get_or_404(Server, int(request.match_info["server_id"]))
-    checks = (
-        await Task.filter(server_id=server.id, kind=TaskKind.SERVICE, status=TaskStatus.SUCCESSFUL)
-        .order_by("-id")
-        .limit(500)
-    )
-    latest: dict[str, Task] = {}
-    for check in checks:
-        if (check.result or {}).get("status"):
-            latest.setdefault(check.params.get("service_name", ""), check)
+    known = await services.known_statuses(server)
     items = []
     for app in await services.apps_on(server):
         unit = await services.live_unit(app, server)
-        last = latest.get(unit or "")
+        last = known.get(unit or "")
         items.append(
             {
                 "app_id": app.id,
                 "service_name": app.service_name,
                 "unit": unit,
-                "status": last.result["status"] if last else None,
-                "checked_at": last.finished_at.isoformat() if last and last.finished_at else None,
+                "status": last.status if last else None,
+                "checked_at": last.checked_at.isoformat() if last else None,
             }
         )
     return web.json_response({"server_id": server.id, "items": items})
 
 
 READ_DESCRIPTION = (
-    "Runs the service playbook and waits for it (up to `PBD_SERVICE_READ_TIMEOUT`, 60 s); "
-    "past that, 504 `gateway_timeout` with the task id (`details.task_id`, `Location`) to "
-    "follow: the task goes on."
+    "Runs the fast read play (one command on the host over its reused SSH connection) and "
+    "waits for it (up to `PBD_SERVICE_READ_TIMEOUT`, 60 s); past that, 504 `gateway_timeout` "
+    "with the task id (`details.task_id`, `Location`) to follow: the task goes on. A read "
+    "does not wait for other tasks of the server (a deploy, a restart): it runs beside them."
 )
 READ_ERRORS = [NotFound, ServiceUnavailable, GatewayTimeout]
 

@@ -4,14 +4,20 @@ Deploys run each app as two units, `<service>-blue` and `<service>-green`, and n
 traffic to one of them. The services API lets callers name the app (its name or its
 `service_name`) and acts on the live slot's unit, as the deploy and reconcile runs last
 reported it (`served` in a deployment's per-host results).
+
+The last state seen of each unit on each server is kept (`UnitStatus`): every service run
+(a read or a control action) records what it saw, so listing a server's services reads that
+record and runs nothing.
 """
 
+from datetime import datetime
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.expressions import Q
 
 from service.errors import NotFound
-from service.models import App, Deployment, Server
+from service.models import App, Deployment, Server, UnitStatus
 
 SLOTS = ("blue", "green")
 RECENT_DEPLOYMENTS = 50
@@ -69,3 +75,26 @@ async def resolve_unit(server: Server, name: str) -> str:
                 )
             return unit
     return name
+
+
+async def record_status(
+    server_id: int, unit: str, status: dict[str, Any], checked_at: datetime, task_id: int | None
+) -> bool:
+    """Keep `status` as the unit's last known state unless a newer one is kept already (runs
+    that overlap may finish out of order); whether it was kept."""
+    values = {"status": status, "checked_at": checked_at, "task_id": task_id}
+    newer_or_same = Q(server_id=server_id, unit=unit) & Q(checked_at__lte=checked_at)
+    if await UnitStatus.filter(newer_or_same).update(**values):
+        return True
+    if await UnitStatus.exists(server_id=server_id, unit=unit):
+        return False  # a newer one is kept
+    try:
+        await UnitStatus.create(server_id=server_id, unit=unit, **values)
+    except IntegrityError:  # created meanwhile by an overlapping run: compare with that one
+        return bool(await UnitStatus.filter(newer_or_same).update(**values))
+    return True
+
+
+async def known_statuses(server: Server) -> dict[str, UnitStatus]:
+    """The last known state of each unit on `server` that a run has seen, by unit name."""
+    return {row.unit: row for row in await UnitStatus.filter(server_id=server.id)}

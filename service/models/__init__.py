@@ -12,7 +12,7 @@ from service.models.environment import AppVariable
 from service.models.health import AppHostHealth, HealthSample, HealthStatus
 from service.models.instances import Instance
 from service.models.security_audits import AuditReport, AuditSchedule, FiredOccurrence
-from service.models.servers import Server
+from service.models.servers import Server, UnitStatus
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
 from service.models.tokens import ApiToken, Role
 from service.models.versions import Version
@@ -51,6 +51,7 @@ __all__ = [
     "TaskEvent",
     "TaskKind",
     "TaskStatus",
+    "UnitStatus",
     "Version",
     "WebSession",
     "Webhook",

@@ -1,6 +1,7 @@
 """A Linux host the service provisions and deploys to over SSH."""
 
 from tortoise import fields
+from tortoise.models import Model
 
 from service.models.base import TimestampedModel
 
@@ -23,4 +24,25 @@ class Server(TimestampedModel):
 
     class Meta:
         table = "servers"
+        ordering = ("id",)
+
+
+class UnitStatus(Model):
+    """The last state the service saw of one systemd unit on one server: every service run
+    (a read or a control action) writes it, so listing a server's services runs nothing."""
+
+    id = fields.IntField(primary_key=True)
+    server = fields.ForeignKeyField(
+        "models.Server", related_name="unit_statuses", on_delete=fields.CASCADE
+    )
+    unit = fields.CharField(max_length=255)
+    status = fields.JSONField()
+    """As the read answers it (active_state, sub_state, since, main_pid, ...)."""
+    checked_at = fields.DatetimeField()
+    """When the run that saw it finished; an older run finishing later does not overwrite it."""
+    task_id = fields.IntField(null=True)
+
+    class Meta:
+        table = "unit_statuses"
+        unique_together = (("server", "unit"),)
         ordering = ("id",)

@@ -2,7 +2,9 @@
 
 - A task waits (`queued`) until a worker is free and no other task runs on its server;
   tasks of one server start in the order they were queued, also when one of them waits out
-  a retry backoff (the server's later tasks wait behind it).
+  a retry backoff (the server's later tasks wait behind it). Reads (service status and
+  logs) are the exception: they only look, so they start as soon as a worker is free, beside
+  whatever runs on the server, and hold nothing up.
 - Running a task = rendering the server's inventory, running the kind's playbook through
   `service.ansible.runner`, publishing every event live and storing it in batches.
 - Unreachable hosts are retried with exponential backoff up to the task's `max_attempts`.
@@ -406,13 +408,15 @@ class TaskEngine:
     async def _worker(self) -> None:
         """Claim and run tasks for ever; an error fails the task at hand, never the worker."""
         while True:
+            # Cleared before the claim looks at the queue: a wake-up that comes while it
+            # looks is kept for the next round, not lost for an IDLE_POLL.
+            self._wakeup.clear()
             try:
                 running = await self._claim()
             except Exception:
                 log.exception("could not claim a task")
                 running = None
             if running is None:
-                self._wakeup.clear()
                 with suppress(TimeoutError):  # not wait_for: on 3.11 it can swallow a cancel
                     async with asyncio.timeout(IDLE_POLL):
                         await self._wakeup.wait()
@@ -488,7 +492,7 @@ class TaskEngine:
             servers = await load_servers(task)
             host_vars = spec.host_vars(task, servers) if spec.host_vars else None
             playbook = PlaybookSpec(
-                playbook=spec.playbook,
+                playbook=spec.playbook_for(task),
                 inventory=render_inventory(servers, self.settings, host_vars=host_vars),
                 extravars=spec.prepare(
                     task, servers, self.settings, ensure_service_key(self.settings)
@@ -645,18 +649,30 @@ async def next_claimable(now: datetime) -> Task | None:
     holds back the later tasks of its servers, so none of them overtakes it.
     """
     busy: set[int] = set()
-    for server_id, server_ids in await Task.filter(status=TaskStatus.RUNNING).values_list(
-        "server_id", "server_ids"
+    for task in await Task.filter(status=TaskStatus.RUNNING).only(
+        "id", "kind", "params", "server_id", "server_ids"
     ):
-        busy.update(server_ids or [server_id])
+        if not concurrent(task):
+            busy.update(targets(task))
     held: set[int] = set()
     for task in await Task.filter(status=TaskStatus.QUEUED).order_by("id").limit(100):
         wanted = targets(task)
         due = task.not_before is None or task.not_before <= now
+        if concurrent(task):
+            if due:
+                return task
+            continue
         if due and busy.isdisjoint(wanted) and held.isdisjoint(wanted):
             return task
         held.update(wanted)
     return None
+
+
+def concurrent(task: Task) -> bool:
+    """A task that only reads (a service status or logs read): it runs beside the other
+    tasks of its servers, never waits for them and never holds them up."""
+    check = KINDS[task.kind].concurrent
+    return check is not None and check(task)
 
 
 def runs_dir(settings: Settings, instance: str) -> Path:

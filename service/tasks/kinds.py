@@ -20,7 +20,8 @@ from service.ansible.inventory import connection_vars
 from service.ansible.runner import RunResult
 from service.ansible.sshkeys import public_key_of
 from service.config import Settings
-from service.domain import security_audits
+from service.domain import security_audits, unit_status
+from service.domain import services as unit_services
 from service.models import Server, Task, TaskKind
 from service.storage.secrets import SecretBox
 from service.tasks import deploy
@@ -52,6 +53,14 @@ class KindSpec:
     """Named notices (event, payload) a finished task announces once its status is stored."""
     secret_files: SecretFiles | None = None
     """Files with secrets the run needs (extravar → content), decrypted just before it."""
+    playbook_of: Callable[[Task], str] | None = None
+    """The playbook for this task, when it depends on the task (else `playbook`)."""
+    concurrent: Callable[[Task], bool] | None = None
+    """True for a task that only reads: it neither waits for nor holds its servers, so it
+    runs beside whatever else runs there (a deploy, say) and nothing waits for it."""
+
+    def playbook_for(self, task: Task) -> str:
+        return self.playbook_of(task) if self.playbook_of is not None else self.playbook
 
 
 def host_report(result: RunResult, key: str, server: Server) -> Any:
@@ -208,14 +217,46 @@ def service_vars(
     return variables
 
 
+SERVICE_READS = frozenset({"status", "logs"})
+"""Service actions that only read: they run the fast read play, beside other tasks."""
+
+
+def is_service_read(task: Task) -> bool:
+    return task.params.get("action") in SERVICE_READS
+
+
+def service_playbook(task: Task) -> str:
+    return "service_read.yml" if is_service_read(task) else "service.yml"
+
+
 async def finish_service(
     task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:
+    """The unit's state (and journal) into the result, and the state kept as the unit's last
+    known one (what `GET /services/{id}` lists)."""
     server = servers[0]
-    summary["status"] = host_report(result, "service_status", server)
-    logs = host_report(result, "service_logs", server)
-    if logs is not None:
-        summary["logs"] = logs
+    output = host_report(result, "service_read", server)
+    if isinstance(output, str):
+        params = task.params
+        summary.update(
+            unit_status.parse_read(
+                output, params["service_name"], int(params.get("lines", 100)), params.get("since")
+            )
+        )
+    else:
+        summary["status"] = host_report(result, "service_status", server)
+        logs = host_report(result, "service_logs", server)
+        if logs is not None:
+            summary["logs"] = logs
+    if result.status == "successful" and summary.get("status"):
+        summary["checked_at"] = datetime.now(UTC).isoformat()
+        await unit_services.record_status(
+            server.id,
+            summary["status"].get("unit") or task.params["service_name"],
+            summary["status"],
+            datetime.fromisoformat(summary["checked_at"]),
+            task.id,
+        )
 
 
 KINDS: dict[TaskKind, KindSpec] = {
@@ -259,6 +300,11 @@ KINDS: dict[TaskKind, KindSpec] = {
     TaskKind.LOCKDOWN: KindSpec("lockdown.yml", lockdown_vars, finish_lockdown),
     TaskKind.AUDIT: KindSpec("audit.yml", audit_vars, finish_audit, notices=audit_notices),
     TaskKind.SERVICE: KindSpec(
-        "service.yml", service_vars, finish_service, retry_unreachable=False
+        "service.yml",
+        service_vars,
+        finish_service,
+        retry_unreachable=False,
+        playbook_of=service_playbook,
+        concurrent=is_service_read,
     ),
 }

@@ -158,7 +158,10 @@ dashboard's session cookie, or (other browser clients) with a first message
 - `server.status`: `{"type": "server.status", "server": {...Server...}}` after a task changed
   what is known of a server (connection test, setup, lockdown).
 - `service.status`: `{"type": "service.status", "server_id": 1, "service_name": "shop.service",
-  "status": {"active_state": "active", "sub_state": "running", ...}}`.
+  "status": {"active_state": "active", "sub_state": "running", ...}, "checked_at":
+  "2026-11-26T10:00:02.000000+00:00"}` after every service run that saw the unit (a status or
+  logs read, a start/stop/restart/...), on `all`, `server:ID` and `task:ID`: the same state
+  `GET /services/{server_id}` then lists as the unit's last known one.
 - `log`: `{"type": "log", "server_id": 1, "service_name": "shop.service", "time":
   "2026-11-26T10:00:01.000000Z", "priority": 6, "pid": 4242, "message": "started"}`.
 - `app.health`: `{"type": "app.health", "app_id": 3, "health_status": "degraded",

@@ -49,6 +49,7 @@ class HubPublisher(Listener):
                     "server_id": task.server_id,
                     "service_name": unit,
                     "status": result["status"],
+                    "checked_at": result.get("checked_at"),
                 },
             )
         for entry in (result.get("logs") or {}).get("entries", []):

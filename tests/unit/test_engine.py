@@ -310,6 +310,31 @@ async def test_one_task_per_server_at_a_time_while_servers_run_in_parallel(api, 
     assert len(fake.calls) == 3
 
 
+@pytest.mark.parametrize("settings", [{"workers": 1}], indirect=True)
+async def test_a_task_queued_while_the_worker_looks_at_the_queue_starts_at_once(
+    api, fake, server, monkeypatch
+):
+    """The wake-up of a submit that lands during a claim which found nothing is kept: the
+    worker looks again at once, not after its idle poll (made a minute here)."""
+    from service.tasks import engine as engine_module
+
+    engine = api.client.app[ENGINE]
+    looking = next_claimable
+    queued: list[Task] = []
+
+    async def submit_while_looking(now):
+        found = await looking(now)
+        if found is None and not queued:
+            queued.append(await engine.submit(TaskKind.CONNECTION_TEST, await Server.get()))
+        return found
+
+    monkeypatch.setattr(engine_module, "IDLE_POLL", 60.0)
+    monkeypatch.setattr(engine_module, "next_claimable", submit_while_looking)
+    await wait_until(lambda: queued, what="a claim that found nothing")
+
+    assert (await wait_for_task(api, queued[0].id))["status"] == "successful"
+
+
 @pytest.mark.parametrize("settings", [{"retry_backoff": 0.3}], indirect=True)
 async def test_a_task_backing_off_keeps_its_place_in_its_servers_queue(
     quick_poll, api, fake, server, monkeypatch
