@@ -2,9 +2,9 @@
 
 import json
 import math
-from functools import partial
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from aiohttp import web
