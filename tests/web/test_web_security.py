@@ -347,3 +347,76 @@ def test_a_viewer_sees_no_deploy_button_and_its_forged_post_is_refused(browser, 
     )
     assert status == 403
     browser.screenshot("app-as-viewer")
+
+
+UNNAMED_CONTROLS = """
+const named = (el) => el.labels?.length || el.getAttribute('aria-label')
+    || el.getAttribute('aria-labelledby') || (el.tagName === 'BUTTON' && el.textContent.trim());
+return [...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+    .filter((el) => !named(el)).map((el) => el.outerHTML.slice(0, 120));
+"""
+
+# The contrast ratio (WCAG 2) of every visible text against the first opaque background
+# behind it, in the colour scheme the page shows; the lowest few, and the page background.
+LOW_CONTRAST = """
+const rgb = (value) => {
+  const parts = value.match(/[\\d.]+/g).map(Number);
+  return { rgb: parts.slice(0, 3), alpha: parts.length > 3 ? parts[3] : 1 };
+};
+const luminance = ([r, g, b]) => {
+  const linear = (c) => (c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+};
+const background = (el) => {
+  for (; el; el = el.parentElement) {
+    const color = rgb(getComputedStyle(el).backgroundColor);
+    if (color.alpha === 1) return color.rgb;
+  }
+  return [255, 255, 255];
+};
+const seen = [];
+const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+  const el = node.parentElement;
+  if (!node.textContent.trim() || !el.checkVisibility({ opacityProperty: true })) continue;
+  if (el.closest('svg, [disabled], [aria-busy=true], .skip, .visually-hidden')) continue;
+  const fg = luminance(rgb(getComputedStyle(el).color).rgb);
+  const bg = luminance(background(el));
+  const ratio = (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+  const where = el.tagName + '.' + el.className;
+  seen.push([Math.round(ratio * 100) / 100, where, node.textContent.trim().slice(0, 40)]);
+}
+seen.sort((a, b) => a[0] - b[0]);
+return { lowest: seen.slice(0, 3), page: luminance(background(document.body)) };
+"""
+
+
+def test_every_form_control_has_a_label(browser, service, records, hostile):
+    browser.login(service.admin_token)
+    for path in (*every_page(records), f"/tasks/{hostile['task']['id']}", "/login"):
+        browser.open(path)
+        browser.find("main")
+        assert browser.script(UNNAMED_CONTROLS) == [], path
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_theme_follows_the_system_and_text_keeps_its_contrast(
+    browser, service, records, hostile, scheme
+):
+    browser.login(service.admin_token)
+    media = {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+    browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", media)
+    try:
+        for path in (*every_page(records), f"/tasks/{hostile['task']['id']}"):
+            browser.open(path)
+            browser.find("nav[aria-label=Main]")
+            if path.startswith("/tasks/"):
+                browser.task_end()
+            found = browser.script(LOW_CONTRAST)
+            assert (found["page"] < 0.05) == (scheme == "dark"), (path, found["page"])
+            assert found["lowest"][0][0] >= 4.5, (path, found["lowest"])
+        browser.open("/servers")
+        browser.find("#servers")
+        browser.screenshot(f"servers-{scheme}")
+    finally:
+        browser.driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
