@@ -102,6 +102,14 @@ class ValidationFailed(APIError):
     code = "validation_failed"
 
 
+class InsufficientStorage(APIError):
+    """The disk filled up while a body was written; the rest of it is not read."""
+
+    status = 507
+    code = "insufficient_storage"
+    closes_connection = True
+
+
 class ServiceUnavailable(APIError):
     status = 503
     code = "service_unavailable"
@@ -129,6 +137,7 @@ ERROR_CLASSES: tuple[type[APIError], ...] = (
     RangeNotSatisfiable,
     ValidationFailed,
     APIError,
+    InsufficientStorage,
     ServiceUnavailable,
     GatewayTimeout,
 )

@@ -26,6 +26,7 @@ from service.domain.records import get_or_404
 from service.errors import (
     BadRequest,
     Conflict,
+    InsufficientStorage,
     NotFound,
     PayloadTooLarge,
     RangeNotSatisfiable,
@@ -35,7 +36,7 @@ from service.errors import (
 )
 from service.keys import SETTINGS
 from service.models import App, Version
-from service.storage.uploads import CHUNK, receive
+from service.storage.uploads import receive
 
 VERSION = VersionSchema()
 TAGS = ["versions"]
@@ -101,6 +102,7 @@ UPLOAD_TYPES = {"application/zip", "application/octet-stream", "application/x-zi
         UnsupportedMediaType,
         ValidationFailed,
         BadRequest,
+        InsufficientStorage,
     ],
 )
 @response_schema(VERSION, 201, description="The version with its checksum and size.")
@@ -116,7 +118,7 @@ async def upload_zip(request: web.Request) -> web.Response:
     expected = uploads.expected_sha256(request.headers.get(uploads.CHECKSUM_HEADER))
     settings = request.config_dict[SETTINGS]
     received = await receive(
-        request.content.iter_chunked(CHUNK),
+        request.content.iter_any(),
         settings.uploads_dir,
         limit=settings.max_upload_bytes,
         declared=request.content_length,

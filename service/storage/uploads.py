@@ -1,7 +1,9 @@
 """Receiving a large body as a file: streamed, hashed on the way, never whole in memory.
 
-Hashing and writing a chunk run in a worker thread while the next chunk is received, so
-one upload uses two cores; at most two chunks are held at a time.
+The network's pieces are taken as they come (no copy) and gathered into batches of about
+`BATCH` bytes. Each batch is hashed in one worker thread and written with one `writev` in
+another, both while the next batch is received: one upload keeps two cores busy. At most
+two batches are held at a time.
 
 The body goes to a hidden `.part` file next to its destination and is renamed into place
 only once complete and accepted; a cut-off or refused upload leaves nothing behind, and
@@ -9,16 +11,19 @@ one cut off by a crash is removed at the next start (`remove_partial_files`).
 """
 
 import asyncio
+import errno
 import hashlib
 import os
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from service.errors import BadRequest, PayloadTooLarge, RequestTimeout
+from service.errors import BadRequest, InsufficientStorage, PayloadTooLarge, RequestTimeout
 
-CHUNK = 1024 * 1024
+BATCH = 2 * 1024 * 1024
+IOV_MAX = os.sysconf("SC_IOV_MAX")
 PART_GLOB = ".upload-*.part"
 
 
@@ -61,6 +66,24 @@ async def _until_idle(chunks: AsyncIterator[bytes], idle_timeout: float) -> Asyn
         yield chunk
 
 
+def write_all(descriptor: int, pieces: list[bytes]) -> None:
+    """Write `pieces` in order with as few `writev` calls as the kernel allows."""
+    views = [memoryview(piece) for piece in pieces if piece]
+    while views:
+        written = os.writev(descriptor, views[:IOV_MAX])
+        while written and written >= len(views[0]):
+            written -= len(views.pop(0))
+        if written:
+            views[0] = views[0][written:]
+
+
+def _reserve(descriptor: int, size: int) -> None:
+    """Allocate the declared size up front (one extent, no growth per write), where the
+    file system can; a body that ends short is refused anyway."""
+    with suppress(OSError):  # EOPNOTSUPP (some FUSE, NFS): the file grows as written then
+        os.posix_fallocate(descriptor, 0, size)
+
+
 async def receive(
     chunks: AsyncIterator[bytes],
     directory: Path,
@@ -77,39 +100,50 @@ async def receive(
     size = 0
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
 
-    def consume(chunk: bytes) -> None:
-        digest.update(chunk)  # both release the GIL: they overlap with the next receive
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(descriptor, view) :]
+    def hash_all(pieces: list[bytes]) -> None:
+        for piece in pieces:
+            digest.update(piece)  # releases the GIL, as writev does: the two overlap
 
     loop = asyncio.get_running_loop()
-    pending: asyncio.Future[None] | None = None
+    pending: list[asyncio.Future[None]] = []
+
+    async def hand_over(batch: list[bytes]) -> None:
+        """Wait for the batch before (the digest takes batches in order), then start this
+        one's hashing and writing."""
+        await asyncio.gather(*pending)
+        pending[:] = [
+            loop.run_in_executor(None, hash_all, batch),
+            loop.run_in_executor(None, write_all, descriptor, batch),
+        ]
+
     try:
-        buffer = bytearray()
+        if declared:
+            await loop.run_in_executor(None, _reserve, descriptor, declared)
+        batch: list[bytes] = []
+        batched = 0
         async for chunk in _until_idle(chunks, idle_timeout):
             size += len(chunk)
             if size > limit:
                 raise _too_large(limit)
-            buffer += chunk
-            if len(buffer) < CHUNK:
-                continue  # the network hands over small pieces: hand the thread big ones
-            if pending is not None:
-                await pending
-            pending = loop.run_in_executor(None, consume, bytes(buffer))
-            buffer.clear()
-        if pending is not None:
-            await pending
-        pending = loop.run_in_executor(None, consume, bytes(buffer))
-        await pending
-        pending = None
+            batch.append(chunk)
+            batched += len(chunk)
+            if batched >= BATCH:
+                await hand_over(batch)
+                batch, batched = [], 0
+        await hand_over(batch)
+        await asyncio.gather(*pending)
+        pending.clear()
         if declared is not None and size != declared:
             raise BadRequest(f"The body ended after {size} of {declared} bytes.")
-    except BaseException:
-        if pending is not None:
-            await asyncio.wait([pending])
+    except BaseException as exc:
+        if pending:
+            await asyncio.wait(pending)
         os.close(descriptor)
         path.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientStorage(
+                "The disk of the service is full: the upload was dropped."
+            ) from None
         raise
     os.close(descriptor)
     return ReceivedFile(path=path, sha256=digest.hexdigest(), size=size)

@@ -1,8 +1,10 @@
 """Uploading and downloading deploy zips, including every kind of hostile zip."""
 
 import asyncio
+import errno
 import hashlib
 import io
+import os
 import stat
 import zipfile
 
@@ -11,6 +13,7 @@ import pytest
 from service.app import create_app
 from service.config import Settings
 from service.domain import tokens
+from service.storage import uploads as uploads_module
 from tests.conftest import Api
 from tests.storage.zipcraft import with_raw_names
 
@@ -333,3 +336,17 @@ async def test_a_malformed_expected_sha256_is_refused_before_the_body_is_read(
     assert reply.status == 422, reply.body
     assert "X-Checksum-SHA256" in reply.body["error"]["details"]
     assert stored_files(settings) == []
+
+
+async def test_a_full_disk_is_a_507_in_the_error_format_and_leaves_nothing(
+    api, version, settings, monkeypatch
+):
+    def disk_full(descriptor, views):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(uploads_module.os, "writev", disk_full)
+    reply = await api.post(f"{VERSIONS}/{version['id']}/upload", data=make_zip(), headers=ZIP)
+    assert reply.status == 507, reply.body
+    assert reply.body["error"]["code"] == "insufficient_storage"
+    assert stored_files(settings) == []
+    assert (await api.get(f"{VERSIONS}/{version['id']}")).body["deployment_zip"] is None
