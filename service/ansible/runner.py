@@ -104,8 +104,14 @@ class RunControl:
             self.killed = processes.kill_runs(self.marker)
 
 
-RUNNER_SETTINGS = {"pexpect_timeout": 0.1, "suppress_ansible_output": True}
-"""Poll cancel every 0.1 s (default 5 s); no console copy of the output."""
+RUNNER_SETTINGS = {
+    "pexpect_timeout": 0.1,
+    "suppress_ansible_output": True,
+    "suppress_output_file": True,
+}
+"""Poll cancel every 0.1 s (default 5 s); no console copy of the output, and no stdout or
+stderr file in the artifacts (the events are stored; a settings file overrides the same
+keyword argument)."""
 
 
 VAULT_PROMPT = r"^Vault password:\s*$"
