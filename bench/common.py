@@ -207,3 +207,12 @@ def run_on_lab_hosts(bench: Callable[..., Awaitable[Any]], args: Any) -> Any:
         result = asyncio.run(bench(harness, hosts, args))
     print(f"load average at end: {os.getloadavg()}; total time {time.perf_counter() - began:.0f}s")
     return result
+
+
+async def run_command(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
+    """Run `argv` to its end in `cwd`; fail with the tail of its output unless it succeeded."""
+    process = await asyncio.create_subprocess_exec(
+        *argv, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    output, _ = await process.communicate()
+    assert process.returncode == 0, output.decode()[-3000:]

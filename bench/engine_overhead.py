@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ServiceClient, TaskWatcher, run_on_lab_hosts
+from bench.common import ServiceClient, TaskWatcher, run_command, run_on_lab_hosts
 from service.ansible.content import ANSIBLE_CONFIG, PLAYBOOKS_DIR, PROJECT_DIR
 from service.ansible.inventory import render_inventory
 from service.ansible.sshkeys import control_dir
@@ -68,17 +68,8 @@ async def plain_round(commands: list[list[str]], env: dict[str, str]) -> list[fl
     started = time.perf_counter()
 
     async def one(argv: list[str]) -> float:
-        process = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=PROJECT_DIR,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        output, _ = await process.communicate()
-        ended = time.perf_counter()
-        assert process.returncode == 0, output.decode()[-3000:]
-        return ended - started
+        await run_command(argv, PROJECT_DIR, env)
+        return time.perf_counter() - started
 
     return list(await asyncio.gather(*(one(argv) for argv in commands)))
 

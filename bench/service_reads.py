@@ -18,7 +18,6 @@ security audit (a longer task) runs on the same server.
 """
 
 import argparse
-import asyncio
 import os
 import statistics
 import sys
@@ -28,7 +27,14 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.common import ServiceClient, TaskWatcher, api_json, percentile, run_on_lab_hosts
+from bench.common import (
+    ServiceClient,
+    TaskWatcher,
+    api_json,
+    percentile,
+    run_command,
+    run_on_lab_hosts,
+)
 from service.ansible.content import ANSIBLE_CONFIG, PROJECT_DIR
 from service.ansible.inventory import render_inventory
 from service.ansible.sshkeys import control_dir
@@ -57,15 +63,7 @@ def close_masters(directory: Path) -> int:
 async def run(argv: list[str], env: dict[str, str] | None = None) -> float:
     """Seconds to run `argv` to its end (asserted successful)."""
     started = time.perf_counter()
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    assert process.returncode == 0, output.decode()[-2000:]
+    await run_command(argv, PROJECT_DIR, env)
     return time.perf_counter() - started
 
 
