@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from selenium.webdriver.support.wait import WebDriverWait
 
+from service.models.tasks import FINISHED_STATUSES
 from tests.service_process import service_in_thread
 from tests.web.browser import Browser, chromium
 
@@ -60,6 +62,15 @@ class Service:
         reply = http(method, f"{self.url}/api/v1/{path}", data, headers)
         assert reply.status < 300, (reply.status, reply.text)
         return reply.json() if reply.text else None
+
+    def task_end(self, task_id: int, timeout: float = 120.0) -> str:
+        """Wait until the task has a final status (read through the API); that status."""
+
+        def final(service: "Service") -> str | bool:
+            status = service.api("GET", f"tasks/{task_id}")["status"]
+            return status in FINISHED_STATUSES and status
+
+        return WebDriverWait(self, timeout, poll_frequency=0.2).until(final)
 
     def token(self, name: str, role: str) -> str:
         """A new token of `role`; its secret."""

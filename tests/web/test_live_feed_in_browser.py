@@ -8,9 +8,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from selenium.webdriver.support.wait import WebDriverWait
-
-from service.models.tasks import FINISHED_STATUSES
 
 LINE_EVENTS = frozenset(
     {
@@ -100,14 +97,6 @@ def hanging_task(service, ssh: HangingSsh, name: str) -> dict:
     return task
 
 
-def final_status(service, task_id: int) -> str:
-    return WebDriverWait(service, 120, poll_frequency=0.2).until(
-        lambda s: (
-            (status := s.api("GET", f"tasks/{task_id}")["status"]) in FINISHED_STATUSES and status
-        )
-    )
-
-
 def shown_seqs(browser) -> list[int]:
     return [int(li.get_attribute("data-seq")) for li in browser.all("ol#log > li")]
 
@@ -140,7 +129,7 @@ def test_a_lost_websocket_replays_what_it_missed_once(browser, service, hanging_
     browser.script("window.__feed.blocked = true; window.__feed.sockets.at(-1).close()")
     assert "reconnecting" in browser.visible("#live-state").text
     hanging_ssh.release()  # the run fails now, while the page hears nothing
-    assert final_status(service, task["id"]) == "failed"
+    assert service.task_end(task["id"]) == "failed"
     assert browser.text_of("#task-status") == "running"
     stored = service.api("GET", f"tasks/{task['id']}/events?limit=1000")["items"]
     expected = [e["seq"] for e in stored if e["event"].get("event") in LINE_EVENTS]

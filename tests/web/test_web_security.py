@@ -11,9 +11,7 @@ import pytest
 from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.wait import WebDriverWait
 
-from service.models.tasks import FINISHED_STATUSES
 from tests.service_process import free_port
 from tests.web.conftest import http
 
@@ -63,9 +61,7 @@ def hostile(service, records) -> dict:
         },
     )
     task = service.api("POST", f"servers/{server['id']}/test-connection")["task"]
-    WebDriverWait(service, 120, poll_frequency=0.2).until(
-        lambda s: s.api("GET", f"tasks/{task['id']}")["status"] in FINISHED_STATUSES
-    )
+    service.task_end(task["id"])
     with closing(sqlite3.connect(service.data_dir / "pb-deployer.sqlite3")) as db, db:
         db.execute(
             "UPDATE servers SET name = ?, last_connection_error = ? WHERE id = ?",
