@@ -102,14 +102,6 @@ class ValidationFailed(APIError):
     code = "validation_failed"
 
 
-class InsufficientStorage(APIError):
-    """The disk filled up while a body was written; the rest of it is not read."""
-
-    status = 507
-    code = "insufficient_storage"
-    closes_connection = True
-
-
 class ServiceUnavailable(APIError):
     status = 503
     code = "service_unavailable"
@@ -120,6 +112,14 @@ class GatewayTimeout(APIError):
 
     status = 504
     code = "gateway_timeout"
+
+
+class InsufficientStorage(APIError):
+    """The disk filled up while a body was written; the rest of it is not read."""
+
+    status = 507
+    code = "insufficient_storage"
+    closes_connection = True
 
 
 ERROR_CLASSES: tuple[type[APIError], ...] = (
@@ -137,8 +137,8 @@ ERROR_CLASSES: tuple[type[APIError], ...] = (
     RangeNotSatisfiable,
     ValidationFailed,
     APIError,
-    InsufficientStorage,
     ServiceUnavailable,
     GatewayTimeout,
+    InsufficientStorage,
 )
 """Every error the API can return, for the OpenAPI document."""
