@@ -2,18 +2,20 @@
 
 Each round runs on fresh hosts (lab 4) and its own freshly started `pb-deployer serve`
 (new data directory, so no pinned host key or SSH master of an earlier round is reused),
-started with PBD_WORKERS=N: the service runs one task per server, up to its workers.
+started with PBD_WORKERS=N.
 
   1-host round (baseline): setup ({"upgrade": false}), then lockdown, then audit on one host.
-  N-host round: the same three steps, each submitted for all N servers together (N POSTs
-    sent at once); a step starts when the previous step finished on every host.
+  N-host round: the same three steps on all N servers, each step as one task that runs one
+    playbook over all of them (`POST /servers/setup` with `server_ids`, ...); with
+    `--per-server`, as N tasks sent at once (`POST /servers/{id}/setup` each: N
+    ansible-playbook processes side by side, as the service did before).
   Then a second, idempotent lockdown on the N hosts (changes nothing: reported per host).
 
-Each step's wall time runs from sending its POSTs to the last final `task.status` received
-over a WebSocket subscribed to "all" (poll-free). The host of the 1-host round is then
-replaced by a fresh one (`reset_host`) for the N-host round.
+Each step's wall time runs from sending its POST(s) to the last final `task.status`
+received over a WebSocket subscribed to "all" (poll-free). The host of the 1-host round is
+then replaced by a fresh one (`reset_host`) for the N-host round.
 
-    .venv/bin/python -m bench.provisioning [--hosts 5]
+    .venv/bin/python -m bench.provisioning [--hosts 5] [--per-server]
 """
 
 import argparse
@@ -34,7 +36,14 @@ from tests.service_process import running_service
 STEPS = [("setup", {"upgrade": False}), ("security/lockdown", None), ("security/audit", None)]
 
 
-async def provision_round(harness, hosts, workers: int, label: str) -> dict:
+def step_requests(operation: str, body: dict | None, ids: list[int], per_server: bool) -> list:
+    """The POST(s) of one step: one per server, or one naming them all."""
+    if per_server or len(ids) == 1:
+        return [(f"servers/{sid}/{operation}", body) for sid in ids]
+    return [(f"servers/{operation}", {**(body or {}), "server_ids": ids})]
+
+
+async def provision_round(harness, hosts, workers: int, label: str, per_server: bool) -> dict:
     """setup, lockdown, audit on `hosts` (each step on all of them at once) in a new service."""
     with tempfile.TemporaryDirectory(prefix=f"pbd-bench-prov-{label}-") as tmp:
         extra = {"PBD_LOG_LEVEL": "WARNING", "PBD_WORKERS": str(workers)}
@@ -49,7 +58,7 @@ async def provision_round(harness, hosts, workers: int, label: str) -> dict:
                 walls: dict[str, float] = {}
                 async with TaskWatcher(client) as watcher:
                     for operation, body in STEPS:
-                        requests = [(f"servers/{sid}/{operation}", body) for sid in ids]
+                        requests = step_requests(operation, body, ids, per_server)
                         walls[operation], _, _ = await run_together(client, watcher, requests)
                         wall = walls[operation]
                         print(f"  {label}: {operation} on {len(ids)} host(s) {wall:.1f}s")
@@ -68,9 +77,13 @@ async def provision_round(harness, hosts, workers: int, label: str) -> dict:
                     )
                     again = changed = None
                     if len(ids) > 1:
-                        requests = [(f"servers/{sid}/security/lockdown", None) for sid in ids]
+                        requests = step_requests("security/lockdown", None, ids, per_server)
                         again, _, tasks = await run_together(client, watcher, requests)
-                        changed = [sum(t["result"]["stats"]["changed"].values()) for t in tasks]
+                        changed = [
+                            t["result"]["stats"]["changed"].get(name, 0)
+                            for t in tasks
+                            for name in t["progress"]["hosts"]
+                        ]
                         print(f"  {label}: second lockdown on {len(ids)} host(s) {again:.1f}s")
             finally:
                 await client.close()
@@ -84,19 +97,21 @@ async def provision_round(harness, hosts, workers: int, label: str) -> dict:
 
 
 async def bench(harness, hosts, args: argparse.Namespace) -> None:
-    one = await provision_round(harness, hosts[:1], args.hosts, "one")
+    one = await provision_round(harness, hosts[:1], args.hosts, "one", args.per_server)
     started = time.perf_counter()
     await asyncio.to_thread(harness.reset_host, hosts[0])  # pristine again for the N-host round
     print(f"  reset {hosts[0].name} to a fresh host in {time.perf_counter() - started:.1f}s")
-    many = await provision_round(harness, hosts, args.hosts, "many")
+    many = await provision_round(harness, hosts, args.hosts, "many", args.per_server)
     report(args, one, many)
 
 
 def report(args: argparse.Namespace, one: dict, many: dict) -> None:
     n = args.hosts
+    how = f"{n} tasks side by side" if args.per_server else "one task (one playbook run)"
     print(
         f"setup (upgrade false) + lockdown + audit through the API, PBD_WORKERS={n}; "
-        f"1 host alone (baseline), then {n} hosts at once (fresh hosts each round)"
+        f"1 host alone (baseline), then {n} hosts at once, each step as {how} "
+        "(fresh hosts each round)"
     )
     for operation, _ in STEPS:
         a, b = one["walls"][operation], many["walls"][operation]
@@ -116,6 +131,9 @@ def report(args: argparse.Namespace, one: dict, many: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--hosts", type=int, default=5)
+    parser.add_argument(
+        "--per-server", action="store_true", help="one task per server (the old way)"
+    )
     args = parser.parse_args()
     if args.hosts < 2:
         parser.error("--hosts must be at least 2")

@@ -43,6 +43,7 @@ MINIMUMS = {
     "health_port": 1,
     "health_retention_days": 0,
     "instance_lease": 3,
+    "forks": 1,
 }
 """The least value of settings that a smaller one would turn into nonsense."""
 MAXIMUMS = {"retention_batch": 10_000, "health_port": 65_535}
@@ -88,6 +89,8 @@ class Settings:
     max_json_body_bytes: int = 1024 * 1024
     min_free_disk_bytes: int = 256 * 1024 * 1024
     workers: int = 4
+    forks: int = 20
+    """Hosts one run works on at once (Ansible's forks; a run over fewer hosts uses fewer)."""
     max_upload_bytes: int = 1024**3
     max_zip_entries: int = 10_000
     max_unzipped_bytes: int = 4 * 1024**3

@@ -50,6 +50,8 @@ class PlaybookSpec:
     extravars: Mapping[str, Any] = field(default_factory=dict)
     """Plain data (request, database, zip values): the runner marks every string unsafe."""
     limit: str | None = None
+    forks: int | None = None
+    """Hosts worked on at once (ansible-playbook --forks); None: Ansible's default, 5."""
     timeout: int | None = None
     envvars: Mapping[str, str] = field(default_factory=dict)
     secret_files: Mapping[str, str] = field(default_factory=dict)
@@ -193,6 +195,7 @@ async def run_playbook(
             inventory=str(inventory_path),
             envvars=envvars,
             limit=spec.limit,
+            forks=spec.forks,
             timeout=spec.timeout,
             quiet=True,
             suppress_env_files=True,

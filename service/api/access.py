@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Handler
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
 from tortoise.models import Model
 from tortoise.queryset import QuerySet
 
@@ -20,7 +20,7 @@ from service.api.common import API_PREFIX
 from service.domain.tokens import Principal
 from service.errors import Forbidden, NotFound, ValidationFailed
 from service.keys import BODY, PRINCIPAL
-from service.models import App, AuditRecord, Deployment, Role, Server, Task, Version
+from service.models import App, AuditRecord, Deployment, Role, Server, Task, TaskServer, Version
 
 V, D, A = Role.VIEWER, Role.DEPLOYER, Role.ADMIN
 M = TypeVar("M", bound=Model)
@@ -37,6 +37,10 @@ RULES: dict[tuple[str, str], Role | None] = {
     ("GET", "/servers/{id}"): V,
     ("PATCH", "/servers/{id}"): A,
     ("DELETE", "/servers/{id}"): A,
+    ("POST", "/servers/test-connection"): D,
+    ("POST", "/servers/setup"): D,
+    ("POST", "/servers/security/lockdown"): D,
+    ("POST", "/servers/security/audit"): D,
     ("POST", "/servers/{id}/test-connection"): D,
     ("POST", "/servers/{id}/setup"): D,
     ("POST", "/servers/{id}/setup/user"): D,
@@ -145,10 +149,14 @@ def principal(request: web.Request) -> Principal:
 
 
 async def _task_visible(who: Principal, task_id: int) -> bool:
-    task = await Task.get_or_none(id=task_id).only("id", "app_id", "server_id")
-    return task is not None and (
-        who.sees_app(task.app_id) if task.app_id else who.sees_server(task.server_id)
-    )
+    """An app's task by its app; any other by its servers, every one of them (a task over
+    several servers shows each one's output)."""
+    task = await Task.get_or_none(id=task_id).only("id", "app_id", "server_id", "server_ids")
+    if task is None:
+        return False
+    if task.app_id:
+        return who.sees_app(task.app_id)
+    return all(who.sees_server(i) for i in task.server_ids or [task.server_id])
 
 
 async def _app_owned_visible(
@@ -244,8 +252,10 @@ def visible(request: web.Request, queryset: QuerySet[M]) -> QuerySet[M]:
         return queryset.filter(id__in=servers)
     if model is App:
         return queryset.filter(id__in=apps)
-    if model is Task:
-        return queryset.filter(Q(app_id__in=apps) | Q(app_id=None, server_id__in=servers))
+    if model is Task:  # as _task_visible: every server of a task over several
+        outside = TaskServer.filter(server_id__not_in=servers).values("task_id")
+        own = Q(app_id=None, server_id__in=servers) & ~Q(id__in=Subquery(outside))
+        return queryset.filter(Q(app_id__in=apps) | own)
     if model is AuditRecord:  # only what was done to its own servers and apps
         return queryset.filter(
             Q(target_kind="server", target_id__in=servers)

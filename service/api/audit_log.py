@@ -40,15 +40,18 @@ def _kind(collection: str) -> str:
 def action_name(method: str, route: str) -> str:
     """`POST /servers` → `server.create`, `PATCH /servers/{id}` → `server.update`,
     `POST /apps/{id}/deploy` → `app.deploy`, `PUT /apps/{id}/servers` → `app.set_servers`,
-    `POST /servers/{id}/security/lockdown` → `server.security_lockdown`."""
+    `POST /servers/{id}/security/lockdown` → `server.security_lockdown`, and an action on
+    several records at once `POST /servers/setup` → `servers.setup`."""
     named = ACTION_NAMES.get((method, route))
     if named is not None:
         return named
     collection, *rest = route.strip("/").split("/")
     words = [part.replace("-", "_") for part in rest if not part.startswith("{")]
+    several = bool(rest) and len(words) == len(rest)
     if not words or method != hdrs.METH_POST:
         words.insert(0, METHOD_VERBS.get(method, method.lower()))
-    return f"{_kind(collection)}.{'_'.join(words)}"
+    kind = collection.replace("-", "_") if several else _kind(collection)
+    return f"{kind}.{'_'.join(words)}"
 
 
 def target_of(

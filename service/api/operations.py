@@ -1,4 +1,9 @@
-"""Endpoints that start work on a server: each queues a task and answers 202 with its id."""
+"""Endpoints that start work on servers: each queues a task and answers 202 with its id.
+
+Each operation exists for one server (`/servers/{id}/setup`) and for several at once
+(`/servers/setup` with `server_ids`): one task runs one playbook over all of them, with
+each server's own variables, reports each host's outcome and updates each server's record.
+"""
 
 from typing import Any
 
@@ -6,23 +11,70 @@ from aiohttp import web
 from aiohttp_apispec import request_schema, response_schema
 
 from service.api.common import ID_PATTERN, actor, body, operation, record_id
-from service.api.schemas import AuditReportSchema, LockdownSchema, SetupSchema, TaskAcceptedSchema
+from service.api.schemas import (
+    AuditReportSchema,
+    LockdownSchema,
+    ServerSelectionSchema,
+    ServersLockdownSchema,
+    ServersSetupSchema,
+    SetupSchema,
+    TaskAcceptedSchema,
+)
 from service.api.tasks import accepted
-from service.domain.records import get_or_404
-from service.errors import Conflict, NotFound
+from service.domain import security_audits
+from service.domain.records import get_or_404, require_reference
+from service.errors import Conflict, NotFound, ValidationFailed
 from service.keys import ENGINE
-from service.models import Server, Task, TaskKind, TaskStatus
+from service.models import Server, TaskKind
 
 ACCEPTED = TaskAcceptedSchema()
 TAGS = ["operations"]
+MANY = "One task runs the playbook over every server in `server_ids` at once; its result has "
+"each host's outcome (`result.hosts`), and each server's record follows its own outcome."
 
 
 async def start(
-    request: web.Request, kind: TaskKind, params: dict[str, Any] | None = None
+    request: web.Request,
+    kind: TaskKind,
+    params: dict[str, Any] | None = None,
+    *,
+    needs_setup: bool = False,
 ) -> web.Response:
-    server = await get_or_404(Server, record_id(request))
+    """Queue `kind` on the path's server, or on the body's `server_ids` (the first is the
+    task's primary server); `needs_setup` refuses servers that setup has not finished."""
+    if "id" in request.match_info:
+        servers = [await get_or_404(Server, record_id(request))]
+    else:
+        servers = [
+            await require_reference(Server, "server_ids", server_id)
+            for server_id in body(request)["server_ids"]
+        ]
+        params = {key: value for key, value in (params or {}).items() if key != "server_ids"}
+    if needs_setup:
+        refuse_unset(servers)
     engine = request.config_dict[ENGINE]
-    return accepted(await engine.submit(kind, server, params, created_by=actor(request)))
+    task = await engine.submit(
+        kind,
+        servers[0],
+        params,
+        server_ids=[server.id for server in servers],
+        created_by=actor(request),
+    )
+    return accepted(task)
+
+
+def refuse_unset(servers: list[Server]) -> None:
+    """Lockdown before setup would lock the service out: root cannot log in afterwards, and
+    the app user has no working key yet."""
+    unset = [server for server in servers if not server.setup_complete]
+    if not unset:
+        return
+    names = ", ".join(f"{server.id} ({server.app_username!r})" for server in unset)
+    raise Conflict(
+        f"Not set up: server {names}; run setup first, so that the app user can log in "
+        "with the service's key after root login is gone.",
+        details={"server_ids": [server.id for server in unset]},
+    )
 
 
 @operation(
@@ -72,13 +124,7 @@ async def setup_packages(request: web.Request) -> web.Response:
 @request_schema(LockdownSchema)
 @response_schema(ACCEPTED, 202, description="The queued task.")
 async def lockdown(request: web.Request) -> web.Response:
-    server = await get_or_404(Server, record_id(request))
-    if not server.setup_complete:
-        raise Conflict(
-            f"Server {server.id} is not set up: run setup first, so that the app user "
-            f"{server.app_username!r} can log in with the service's key after root login is gone."
-        )
-    return await start(request, TaskKind.LOCKDOWN, body(request))
+    return await start(request, TaskKind.LOCKDOWN, body(request), needs_setup=True)
 
 
 @operation(tags=TAGS, summary="Run a new security audit", errors=[NotFound])
@@ -96,23 +142,67 @@ async def run_audit(request: web.Request) -> web.Response:
 @response_schema(AuditReportSchema, 200, description="Findings, score and the task that made them.")
 async def latest_audit(request: web.Request) -> web.Response:
     server = await get_or_404(Server, record_id(request))
-    task = (
-        await Task.filter(server_id=server.id, kind=TaskKind.AUDIT, status=TaskStatus.SUCCESSFUL)
-        .order_by("-id")
-        .first()
-    )
-    if task is None or not (task.result or {}).get("report"):
+    latest = await security_audits.latest_report(server.id)
+    if latest is None:
         raise NotFound(f"Server {server.id} has no finished audit yet.")
-    return web.json_response(
-        {
-            "task_id": task.id,
-            "finished_at": task.finished_at.isoformat() if task.finished_at else None,
-            "report": task.result["report"],
-        }
-    )
+    task, report = latest
+    finished_at = task.finished_at.isoformat() if task.finished_at else None
+    return web.json_response({"task_id": task.id, "finished_at": finished_at, "report": report})
+
+
+@operation(
+    tags=TAGS,
+    summary="Test SSH and Python on several servers in one run",
+    description=MANY,
+    errors=[ValidationFailed],
+)
+@request_schema(ServerSelectionSchema)
+@response_schema(ACCEPTED, 202, description="The queued task.")
+async def test_connections(request: web.Request) -> web.Response:
+    return await start(request, TaskKind.CONNECTION_TEST)
+
+
+@operation(
+    tags=TAGS,
+    summary="Full setup of several servers in one run",
+    description=MANY,
+    errors=[ValidationFailed],
+)
+@request_schema(ServersSetupSchema)
+@response_schema(ACCEPTED, 202, description="The queued task.")
+async def setup_many(request: web.Request) -> web.Response:
+    return await start(request, TaskKind.SETUP, {"part": "all", **body(request)})
+
+
+@operation(
+    tags=TAGS,
+    summary="Lock several servers down in one run",
+    description=f"{MANY} Refused with 409 (naming them) while any of them is not set up.",
+    errors=[ValidationFailed, Conflict],
+)
+@request_schema(ServersLockdownSchema)
+@response_schema(ACCEPTED, 202, description="The queued task.")
+async def lockdown_many(request: web.Request) -> web.Response:
+    return await start(request, TaskKind.LOCKDOWN, body(request), needs_setup=True)
+
+
+@operation(
+    tags=TAGS,
+    summary="Audit several servers in one run",
+    description=MANY,
+    errors=[ValidationFailed],
+)
+@request_schema(ServerSelectionSchema)
+@response_schema(ACCEPTED, 202, description="The queued task.")
+async def audit_many(request: web.Request) -> web.Response:
+    return await start(request, TaskKind.AUDIT)
 
 
 def register(app: web.Application) -> None:
+    app.router.add_post("/servers/test-connection", test_connections)
+    app.router.add_post("/servers/setup", setup_many)
+    app.router.add_post("/servers/security/lockdown", lockdown_many)
+    app.router.add_post("/servers/security/audit", audit_many)
     server = f"/servers/{ID_PATTERN}"
     app.router.add_post(f"{server}/test-connection", test_connection)
     app.router.add_post(f"{server}/setup", setup)

@@ -293,7 +293,28 @@ class TaskSchema(CreatedBySchema):
             }
         },
     )
-    result = fields.Dict(dump_only=True, allow_none=True)
+    result = fields.Dict(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "The run's recap; `hosts` holds each server's outcome (`ok`, "
+            "`failed`, `unreachable` or `unfinished`) and, for a failure, its error.",
+            "example": {
+                "runner_status": "failed",
+                "rc": 2,
+                "failed_hosts": ["web-2"],
+                "unreachable_hosts": [],
+                "hosts": {
+                    "web-1": {"server_id": 1, "outcome": "ok"},
+                    "web-2": {
+                        "server_id": 2,
+                        "outcome": "failed",
+                        "error": "web-2: Install the packages: No package matching 'nginx-x'",
+                    },
+                },
+            },
+        },
+    )
     error = fields.String(dump_only=True, allow_none=True)
     last_seq = fields.Integer(
         dump_only=True, metadata={"description": "Sequence number of the last stored event."}
@@ -401,6 +422,33 @@ class LockdownSchema(Schema):
             "example": [{"port": 8080}],
         },
     )
+
+
+def distinct(values: list[Any]) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("Each server may be named once.")
+
+
+class ServerSelectionSchema(Schema):
+    """The servers one operation runs on together: one task, one playbook over them all."""
+
+    server_ids = fields.List(
+        StrictInteger(validate=validate.Range(min=1)),
+        required=True,
+        validate=[validate.Length(min=1, max=500), distinct],
+        metadata={
+            "description": "The servers, each once; the first is the task's `server_id`.",
+            "example": [1, 2, 3],
+        },
+    )
+
+
+class ServersSetupSchema(SetupSchema, ServerSelectionSchema):
+    pass
+
+
+class ServersLockdownSchema(LockdownSchema, ServerSelectionSchema):
+    pass
 
 
 class AuditReportSchema(Schema):

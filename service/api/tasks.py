@@ -2,6 +2,7 @@
 
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
+from tortoise.expressions import Subquery
 
 from service.api.access import visible
 from service.api.common import (
@@ -27,7 +28,7 @@ from service.api.schemas import (
 from service.domain.records import get_or_404
 from service.errors import Conflict, NotFound
 from service.keys import ENGINE
-from service.models import Task, TaskEvent
+from service.models import Task, TaskEvent, TaskServer
 from service.models.tasks import FINISHED_STATUSES
 
 TASK = TaskSchema()
@@ -60,7 +61,9 @@ def accepted(task: Task) -> web.Response:
 @response_schema(TaskPageSchema, 200, description="One page of tasks.")
 async def list_tasks(request: web.Request) -> web.Response:
     params = query(request)
-    found = filter_by(visible(request, Task.all()), params, "server_id", "app_id", "status", "kind")
+    found = filter_by(visible(request, Task.all()), params, "app_id", "status", "kind")
+    if "server_id" in params:  # every task that runs on it, also one over several servers
+        found = found.filter(id__in=Subquery(TaskServer.task_ids_on(params["server_id"])))
     return await paginate(found, params, TASK)
 
 

@@ -205,11 +205,14 @@ async def servers_rm(api: Client, args: argparse.Namespace) -> int:
 
 
 def _server_operation(path: str) -> Handler:
-    """`servers test|setup|lockdown NAME`: start the server's task, then follow or report it."""
+    """`servers test|setup|lockdown NAME...`: start the task (one over all the servers named),
+    then follow or report it."""
 
     async def start(api: Client, args: argparse.Namespace) -> int:
-        server = await resolve.server_id(api, args.server)
-        return await _started(api, args, await api.post(f"/servers/{server}{path}"))
+        ids = [await resolve.server_id(api, server) for server in args.servers]
+        if len(ids) == 1:
+            return await _started(api, args, await api.post(f"/servers/{ids[0]}{path}"))
+        return await _started(api, args, await api.post(f"/servers{path}", {"server_ids": ids}))
 
     return start
 
@@ -587,7 +590,7 @@ def register(commands: Any) -> list[tuple[str, str]]:
         ("lockdown", "/security/lockdown", "firewall, SSH hardening, fail2ban"),
     ):
         servers.add(verb, _server_operation(path), help, following).add_argument(
-            "server", help="name or id"
+            "servers", nargs="+", metavar="server", help="name or id (several: one run over all)"
         )
     audit = servers.add("audit", servers_audit, "run a security audit (findings)", following)
     audit.add_argument("server", help="name or id")

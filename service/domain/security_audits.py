@@ -4,10 +4,12 @@ from datetime import datetime
 from typing import Any
 
 from tortoise.exceptions import IntegrityError
+from tortoise.functions import Max
+from tortoise.queryset import QuerySet
 
 from service.domain.records import get_or_404
 from service.errors import NotFound
-from service.models import AuditReport, AuditSchedule, Server, Task
+from service.models import AuditReport, AuditSchedule, Server, Task, TaskKind, TaskStatus
 
 FINDING_FIELDS = ("id", "title", "severity", "passed")
 
@@ -59,6 +61,50 @@ async def record_report(
         if record.drift is not None:
             await record.save(update_fields=["drift"])
     return record
+
+
+async def latest_report(server_id: int) -> tuple[Task, dict[str, Any]] | None:
+    """The server's newest full audit report and the task that made it: its host's part of
+    that task's result (one task may audit several servers). A task stored before the audit
+    history existed is found by its kind, and holds one server's report at the top."""
+    reports = AuditReport.filter(server_id=server_id, task_id__not_isnull=True)
+    record = await reports.order_by("-id").first()
+    task = await Task.get_or_none(id=record.task_id) if record is not None else None
+    if task is None:
+        task = await _successful_audits().filter(server_id=server_id).order_by("-id").first()
+    report = _report_in(task.result or {}, server_id) if task is not None else None
+    return (task, report) if task is not None and report else None
+
+
+async def latest_report_tasks() -> set[int]:
+    """The tasks `latest_report` reads, for every server (retention keeps them)."""
+    newest = (
+        AuditReport.filter(task_id__not_isnull=True)
+        .annotate(latest=Max("id"))
+        .group_by("server_id")
+        .values_list("latest", flat=True)
+    )
+    from_history = AuditReport.filter(id__in=await newest).values_list("task_id", flat=True)
+    from_before = (
+        _successful_audits()
+        .annotate(latest=Max("id"))
+        .group_by("server_id")
+        .values_list("latest", flat=True)
+    )
+    return {*await from_history, *await from_before}
+
+
+def _successful_audits() -> QuerySet[Task]:
+    return Task.filter(kind=TaskKind.AUDIT, status=TaskStatus.SUCCESSFUL)
+
+
+def _report_in(result: dict[str, Any], server_id: int) -> dict[str, Any] | None:
+    if "hosts" not in result:
+        return result.get("report")
+    for entry in result["hosts"].values():
+        if entry.get("server_id") == server_id:
+            return entry.get("report")
+    return None
 
 
 def drift(previous: AuditReport, current: AuditReport) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from service.models.health import AppHostHealth, HealthSample, HealthStatus
 from service.models.instances import Instance
 from service.models.security_audits import AuditReport, AuditSchedule, FiredOccurrence
 from service.models.servers import Server, UnitStatus
-from service.models.tasks import Task, TaskEvent, TaskKind, TaskStatus
+from service.models.tasks import Task, TaskEvent, TaskKind, TaskServer, TaskStatus
 from service.models.tokens import ApiToken, Role
 from service.models.versions import Version
 from service.models.web_sessions import WebSession
@@ -50,6 +50,7 @@ __all__ = [
     "Task",
     "TaskEvent",
     "TaskKind",
+    "TaskServer",
     "TaskStatus",
     "UnitStatus",
     "Version",

@@ -5,10 +5,12 @@ worker or for the server to be free) and `interrupted` (the service died mid-run
 """
 
 from enum import StrEnum
+from typing import Any, Literal
 
 from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
+from tortoise.queryset import ValuesQuery
 
 from service.models.base import TimestampedModel
 
@@ -90,12 +92,42 @@ class Task(TimestampedModel):
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
 
+    async def save(self, *args: Any, **kwargs: Any) -> None:
+        """A new task gets its `TaskServer` rows with it, however it is made."""
+        new = not self._saved_in_db
+        await super().save(*args, **kwargs)
+        if new:
+            servers = self.server_ids or ([self.server_id] if self.server_id else [])
+            await TaskServer.bulk_create(
+                [TaskServer(task_id=self.id, server_id=server_id) for server_id in servers],
+                using_db=kwargs.get("using_db"),
+            )
+
     class Meta:
         table = "tasks"
         ordering = ("id",)
         indexes = (Index(fields=("retry_of_id",)),)
         """Deleting a task nulls its retries' `retry_of`: without the index, a scan of every
         task for each task deleted (a retention purge of 500 tasks took seconds)."""
+
+
+class TaskServer(Model):
+    """One server a task runs on (its `server_ids`, as rows): what finds the tasks of a server
+    and decides which tokens may see a task over several servers. The server is kept by id:
+    a deleted server still counts, so no scope ever widens to a task it did not cover."""
+
+    id = fields.BigIntField(primary_key=True)
+    task = fields.ForeignKeyField("models.Task", related_name="servers", on_delete=fields.CASCADE)
+    server_id = fields.IntField()
+
+    class Meta:
+        table = "task_servers"
+        unique_together = (("server_id", "task"),)
+
+    @classmethod
+    def task_ids_on(cls, *server_ids: int) -> ValuesQuery[Literal[False]]:
+        """The ids of the tasks that run on any of the servers (a subquery)."""
+        return cls.filter(server_id__in=server_ids).values("task_id")
 
 
 class TaskEvent(Model):

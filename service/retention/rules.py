@@ -13,6 +13,7 @@ from tortoise.functions import Max
 from tortoise.models import Model
 
 from service.config import ENV_PREFIX, Settings
+from service.domain import security_audits
 from service.models import (
     AuditRecord,
     DeliveryStatus,
@@ -79,16 +80,10 @@ class RetentionRule:
 
 
 async def tasks_in_use() -> set[int]:
-    """Finished tasks the service still reads, however old: every server's latest
-    successful audit (`GET /servers/{id}/security/audit`) and last state of each unit
+    """Finished tasks the service still reads, however old: the task of every server's latest
+    audit report (`GET /servers/{id}/security/audit`) and last state of each unit
     (`GET /services/{id}`), and the latest task of every app's latest deployment
     (`GET /deployments/{id}/status` shows its progress and log lines)."""
-    audits = (
-        Task.filter(kind=TaskKind.AUDIT, status=TaskStatus.SUCCESSFUL)
-        .annotate(latest=Max("id"))
-        .group_by("server_id")
-        .values_list("latest", flat=True)
-    )
     latest_deployments = (
         Deployment.annotate(latest=Max("id")).group_by("app_id").values_list("latest", flat=True)
     )
@@ -98,7 +93,11 @@ async def tasks_in_use() -> set[int]:
         .group_by("deployment_id")
         .values_list("latest", flat=True)
     )
-    return {*await audits, *await deployment_tasks, *await _latest_service_checks()}
+    return {
+        *await security_audits.latest_report_tasks(),
+        *await deployment_tasks,
+        *await _latest_service_checks(),
+    }
 
 
 async def _latest_service_checks() -> set[int]:

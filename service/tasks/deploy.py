@@ -113,7 +113,9 @@ def reconcile_vars(
     return _common_vars(task.params)
 
 
-def app_user_vars(task: Task, servers: list[Server]) -> dict[int, dict[str, Any]]:
+def app_user_vars(
+    task: Task, servers: list[Server], settings: Settings, public_key: str
+) -> dict[int, dict[str, Any]]:
     """The app user differs per server, so it is a host variable, not an extravar."""
     return {server.id: {"app_deploy_user": server.app_username} for server in servers}
 

@@ -73,6 +73,8 @@ class Running:
     events: EventLog
     progress: Progress
     last_error: str | None = None
+    host_errors: dict[str, str] = field(default_factory=dict)
+    """Each host's last failure or unreachable message, for its part of the result."""
     saved_pid: int | None = None
     flushing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -490,14 +492,16 @@ class TaskEngine:
         servers: list[Server] = []
         try:
             servers = await load_servers(task)
-            host_vars = spec.host_vars(task, servers) if spec.host_vars else None
+            public_key = ensure_service_key(self.settings)
+            host_vars = (
+                spec.host_vars(task, servers, self.settings, public_key) if spec.host_vars else None
+            )
             playbook = PlaybookSpec(
                 playbook=spec.playbook_for(task),
                 inventory=render_inventory(servers, self.settings, host_vars=host_vars),
-                extravars=spec.prepare(
-                    task, servers, self.settings, ensure_service_key(self.settings)
-                ),
+                extravars=spec.prepare(task, servers, self.settings, public_key),
                 limit=",".join(task.limit_hosts) if task.limit_hosts else None,
+                forks=min(len(servers), self.settings.forks),
                 timeout=self.settings.run_timeout,
                 envvars=self._envvars(),
                 secret_files=await spec.secret_files(task, self.secrets)
@@ -530,6 +534,7 @@ class TaskEngine:
         if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
             message = (event.get("result") or {}).get("msg") or event.get("stdout") or "failed"
             running.last_error = f"{event.get('host')}: {event.get('task')}: {message}"
+            running.host_errors[str(event.get("host"))] = running.last_error
         if running.progress.update(event):
             self.publisher.task_progress(running.task, running.progress.as_dict())
 
@@ -586,6 +591,7 @@ class TaskEngine:
             "stats": result.stats,
             "failed_hosts": result.hosts_with("failures"),
             "unreachable_hosts": result.hosts_with("dark"),
+            "hosts": host_outcomes(servers, task.limit_hosts, result, running.host_errors),
         }
         status = RUNNER_STATUSES.get(result.status, TaskStatus.FAILED)
         if running.control.cancel_requested.is_set():
@@ -635,6 +641,33 @@ class TaskEngine:
             await self._store_events(running)
         task.last_seq = running.events.next_seq - 1
         await self._interrupt(task, "The service shut down during the run")
+
+
+def host_outcomes(
+    servers: list[Server],
+    limit: list[str] | None,
+    result: RunResult,
+    errors: dict[str, str],
+) -> dict[str, dict[str, Any]]:
+    """Each host's outcome, by inventory name: `ok`, `failed`, `unreachable`, or
+    `unfinished` (the run ended without a recap for it: cancelled, timed out, cut off)."""
+    outcomes = {}
+    for server in servers:
+        if limit and server.name not in limit:
+            continue
+        if server.name in result.stats.get("dark", {}):
+            outcome = "unreachable"
+        elif server.name in result.stats.get("failures", {}):
+            outcome = "failed"
+        elif any(server.name in result.stats.get(name, {}) for name in ("ok", "skipped")):
+            outcome = "ok"
+        else:
+            outcome = "unfinished"
+        entry: dict[str, Any] = {"server_id": server.id, "outcome": outcome}
+        if outcome in ("failed", "unreachable"):
+            entry["error"] = errors.get(server.name)
+        outcomes[server.name] = entry
+    return outcomes
 
 
 def targets(task: Task) -> set[int]:

@@ -2,9 +2,11 @@
 
 A kind's `prepare` turns a task into extravars (plain validated values: `run_playbook` marks
 every string unsafe, so Ansible never templates them) for the task's servers (the primary
-one first); `status_changed` follows each status change, and `finish` records the real
-outcome (connection facts, `setup_complete`, `security_locked`, an audit report, a
-deployment's result).
+one first), and `host_vars` gives each server its own values (inventory host variables,
+which extravars would override: a value that differs per server must be only there). One
+task may run one playbook over many servers, so `finish` records each host's real outcome
+on its own server (connection facts, `setup_complete`, `security_locked`, an audit report,
+a deployment's result); `status_changed` follows each status change.
 """
 
 import os
@@ -27,7 +29,7 @@ from service.storage.secrets import SecretBox
 from service.tasks import deploy
 
 Prepare = Callable[[Task, list[Server], Settings, str], dict[str, Any]]
-HostVars = Callable[[Task, list[Server]], dict[int, dict[str, Any]]]
+HostVars = Callable[[Task, list[Server], Settings, str], dict[int, dict[str, Any]]]
 Hook = Callable[[Task], Awaitable[None]]
 Finish = Callable[[Task, list[Server], RunResult, dict[str, Any]], Awaitable[None]]
 FollowUp = Callable[[Task], Awaitable[tuple[TaskKind, dict[str, Any]] | None]]
@@ -68,6 +70,29 @@ def host_report(result: RunResult, key: str, server: Server) -> Any:
     return (result.custom_stats.get(key) or {}).get(server.name)
 
 
+def host_entry(summary: dict[str, Any], server: Server) -> dict[str, Any]:
+    """This server's part of the task's result (`hosts`, keyed by inventory name)."""
+    return summary["hosts"].get(server.name) or {}
+
+
+def host_ok(summary: dict[str, Any], server: Server) -> bool:
+    """The play ran to its end on this server without a failure."""
+    return host_entry(summary, server).get("outcome") == "ok"
+
+
+def per_server(
+    values: Callable[[Task, Server, Settings, str], dict[str, Any]],
+) -> HostVars:
+    """Host variables from a function of one server."""
+
+    def host_vars(
+        task: Task, servers: list[Server], settings: Settings, public_key: str
+    ) -> dict[int, dict[str, Any]]:
+        return {server.id: values(task, server, settings, public_key) for server in servers}
+
+    return host_vars
+
+
 def no_vars(
     task: Task, servers: list[Server], settings: Settings, public_key: str
 ) -> dict[str, Any]:
@@ -77,37 +102,33 @@ def no_vars(
 async def finish_connection_test(
     task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:
-    server = servers[0]
-    server.last_connection_ok = result.status == "successful"
-    server.last_connection_at = datetime.now(UTC)
-    server.last_connection_error = None if server.last_connection_ok else task.error
-    facts = host_report(result, "ping", server)
-    if facts:
-        server.facts = facts
-    await server.save(
-        update_fields=["last_connection_ok", "last_connection_at", "last_connection_error", "facts"]
-    )
+    now = datetime.now(UTC)
+    for server in servers:
+        if not host_entry(summary, server):
+            continue  # outside a retry's limit: its last test stands
+        server.last_connection_ok = host_ok(summary, server)
+        server.last_connection_at = now
+        error = host_entry(summary, server).get("error") or task.error
+        server.last_connection_error = None if server.last_connection_ok else error
+        facts = host_report(result, "ping", server)
+        if facts:
+            server.facts = facts
+        await server.save(
+            update_fields=[
+                "last_connection_ok",
+                "last_connection_at",
+                "last_connection_error",
+                "facts",
+            ]
+        )
 
 
 def setup_vars(
     task: Task, servers: list[Server], settings: Settings, public_key: str
 ) -> dict[str, Any]:
-    """The app user gets exactly the keys the service connects with (so it can connect after
-    lockdown: its own, the server's manual key, or the ssh-agent's) plus any extra keys.
-
-    Exclusive: the service's run decides the whole key set (a run by hand adds keys)."""
-    server = servers[0]
+    """What the run installs on every server: the parts asked for and the packages."""
     part = task.params.get("part", "all")
-    keys = [public_key]
-    if server.manual_key_path:
-        manual = public_key_of(Path(server.manual_key_path))
-        if manual:
-            keys.append(manual)
-    elif server.use_ssh_agent:
-        keys.extend(agent_public_keys())
     return {
-        "app_user_name": server.app_username,
-        "app_user_authorized_keys": [*keys, *task.params.get("authorized_keys", [])],
         "app_user_authorized_keys_exclusive": True,
         "app_user_enabled": part in ("all", "user"),
         "packages_enabled": part in ("all", "packages"),
@@ -139,21 +160,46 @@ def agent_public_keys() -> list[str]:
     return [" ".join(line.split()[:2]) for line in listed.stdout.splitlines() if line.strip()]
 
 
+@per_server
+def setup_host_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict:
+    """The app user gets exactly the keys the service connects with (so it can connect after
+    lockdown: its own, the server's manual key, or the ssh-agent's) plus any extra keys.
+
+    Exclusive: the service's run decides the whole key set (a run by hand adds keys)."""
+    keys = [public_key]
+    if server.manual_key_path:
+        manual = public_key_of(Path(server.manual_key_path))
+        if manual:
+            keys.append(manual)
+    elif server.use_ssh_agent:
+        keys.extend(agent_public_keys())
+    return {
+        "app_user_name": server.app_username,
+        "app_user_authorized_keys": [*keys, *task.params.get("authorized_keys", [])],
+    }
+
+
 async def finish_setup(
     task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:
-    server = servers[0]
-    if result.status == "successful" and task.params.get("part", "all") in ("all", "user"):
-        server.setup_complete = True
-        await server.save(update_fields=["setup_complete"])
+    if task.params.get("part", "all") not in ("all", "user"):
+        return
+    for server in servers:
+        if host_ok(summary, server):
+            server.setup_complete = True
+            await server.save(update_fields=["setup_complete"])
 
 
 def lockdown_vars(
     task: Task, servers: list[Server], settings: Settings, public_key: str
 ) -> dict[str, Any]:
+    return {"firewall_allowed_ports": task.params.get("allowed_ports", [])}
+
+
+@per_server
+def lockdown_host_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict:
     """The lockout guard's login is the one the service makes after lockdown: the app user,
     the same key file (none: the ssh-agent) and the service's own known_hosts."""
-    server = servers[0]
     connection = connection_vars(server, settings)
     return {
         "app_user_name": server.app_username,
@@ -164,45 +210,54 @@ def lockdown_vars(
         "ssh_hardening_access_key_file": connection.get("ansible_ssh_private_key_file", ""),
         "ssh_hardening_access_known_hosts_file": str(settings.known_hosts_path.absolute()),
         "firewall_ssh_port": server.port,
-        "firewall_allowed_ports": task.params.get("allowed_ports", []),
     }
 
 
 async def finish_lockdown(
     task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:
-    server = servers[0]
-    if result.status == "successful":
-        server.security_locked = True
-        await server.save(update_fields=["security_locked"])
+    for server in servers:
+        if host_ok(summary, server):
+            server.security_locked = True
+            await server.save(update_fields=["security_locked"])
 
 
-def audit_vars(
-    task: Task, servers: list[Server], settings: Settings, public_key: str
-) -> dict[str, Any]:
-    server = servers[0]
+@per_server
+def audit_host_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict:
     return {"audit_ssh_port": server.port, "audit_expected_allow_users": [server.app_username]}
 
 
 async def finish_audit(
     task: Task, servers: list[Server], result: RunResult, summary: dict[str, Any]
 ) -> None:
-    """The report goes into the task's result and the server's audit history; when a finding
-    that passed before fails now (or the score dropped), the result names that drift."""
-    server = servers[0]
-    report = host_report(result, "audit", server)
-    summary["report"] = report
-    if result.status == "successful" and report:
-        record = await security_audits.record_report(task, server, report, datetime.now(UTC))
-        if record.drift is not None:
-            summary["drift"] = record.drift
+    """Each host's report goes into its part of the result and its server's audit history;
+    when a finding that passed before fails now (or the score dropped), that part names the
+    drift. `report` and `drift` at the top are the primary server's (one-server tasks)."""
+    now = datetime.now(UTC)
+    for server in servers:
+        entry = host_entry(summary, server)
+        report = host_report(result, "audit", server)
+        if not entry or not report:
+            continue
+        entry["report"] = report
+        if host_ok(summary, server):
+            record = await security_audits.record_report(task, server, report, now)
+            if record.drift is not None:
+                entry["drift"] = record.drift
+    primary = host_entry(summary, servers[0])
+    summary["report"] = primary.get("report")
+    if "drift" in primary:
+        summary["drift"] = primary["drift"]
 
 
 def audit_notices(task: Task) -> list[tuple[str, dict[str, Any]]]:
-    drift = (task.result or {}).get("drift")
-    if drift is None:
-        return []
-    return [("audit.drift", {"server_id": task.server_id, "task_id": task.id, **drift})]
+    """One `audit.drift` per server whose audit got worse."""
+    hosts = (task.result or {}).get("hosts") or {}
+    return [
+        ("audit.drift", {"server_id": entry["server_id"], "task_id": task.id, **entry["drift"]})
+        for entry in hosts.values()
+        if entry.get("drift") is not None
+    ]
 
 
 def service_vars(
@@ -295,10 +350,14 @@ KINDS: dict[TaskKind, KindSpec] = {
         secret_files=deploy.environment_file,
     ),
     TaskKind.CONNECTION_TEST: KindSpec("ping.yml", no_vars, finish_connection_test),
-    TaskKind.SETUP: KindSpec("setup.yml", setup_vars, finish_setup),
-    TaskKind.PACKAGES: KindSpec("setup.yml", setup_vars, finish_setup),
-    TaskKind.LOCKDOWN: KindSpec("lockdown.yml", lockdown_vars, finish_lockdown),
-    TaskKind.AUDIT: KindSpec("audit.yml", audit_vars, finish_audit, notices=audit_notices),
+    TaskKind.SETUP: KindSpec("setup.yml", setup_vars, finish_setup, host_vars=setup_host_vars),
+    TaskKind.PACKAGES: KindSpec("setup.yml", setup_vars, finish_setup, host_vars=setup_host_vars),
+    TaskKind.LOCKDOWN: KindSpec(
+        "lockdown.yml", lockdown_vars, finish_lockdown, host_vars=lockdown_host_vars
+    ),
+    TaskKind.AUDIT: KindSpec(
+        "audit.yml", no_vars, finish_audit, host_vars=audit_host_vars, notices=audit_notices
+    ),
     TaskKind.SERVICE: KindSpec(
         "service.yml",
         service_vars,

@@ -12,7 +12,7 @@ from service.api.common import record_id
 from service.api.servers import SERVER
 from service.domain import services
 from service.domain.records import get_or_404
-from service.models import AuditReport, Server, Task, TaskStatus
+from service.models import AuditReport, Server, Task, TaskServer, TaskStatus
 from service.web.charts import line_chart
 from service.web.pages import Paging, page, render
 
@@ -34,11 +34,11 @@ async def latest_audits(server_ids: list[int]) -> dict[int, dict[str, Any]]:
 
 
 async def active_tasks(server_ids: list[int]) -> dict[int, dict[str, Any]]:
-    """The running (else the oldest queued) task of each server."""
+    """The running (else the oldest queued) task of each server (also one over several)."""
     rows = (
-        await Task.filter(server_id__in=server_ids, status__in=ACTIVE)
-        .order_by("-status", "id")  # "running" sorts after "queued": reversed, it comes first
-        .values("id", "server_id", "kind", "status")
+        await TaskServer.filter(server_id__in=server_ids, task__status__in=ACTIVE)
+        .order_by("-task__status", "task_id")  # "running" sorts after "queued": reversed first
+        .values("server_id", id="task_id", kind="task__kind", status="task__status")
     )
     found: dict[int, dict[str, Any]] = {}
     for row in rows:

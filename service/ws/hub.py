@@ -24,6 +24,16 @@ def task_topic(task_id: int) -> str:
     return f"task:{task_id}"
 
 
+def in_scope(allowed: frozenset[str], topics: Collection[str]) -> bool:
+    """Whether a scoped token may hear a message: an app's by its app, any other by its
+    servers, every one of them (as the REST rules decide; see service/api/access.py)."""
+    apps = [topic for topic in topics if topic.startswith("app:")]
+    if apps:
+        return not allowed.isdisjoint(apps)
+    servers = [topic for topic in topics if topic.startswith("server:")]
+    return bool(servers) and allowed.issuperset(servers)
+
+
 class Subscriber:
     """One WebSocket client: its topics, its outgoing queue and replay buffers."""
 
@@ -44,7 +54,7 @@ class Subscriber:
         replayed (another instance's events, read from the database) is not sent again."""
 
     def wants(self, topics: Collection[str], kind: str | None = None) -> bool:
-        if self.allowed is not None and self.allowed.isdisjoint(topics):
+        if self.allowed is not None and not in_scope(self.allowed, topics):
             return False
         if not self.only:
             return ALL in self.topics or not self.topics.isdisjoint(topics)

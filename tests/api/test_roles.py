@@ -228,6 +228,35 @@ async def test_a_scoped_token_hears_only_its_own_over_the_websocket(api, two_of_
     await ws.close()
 
 
+async def test_a_task_over_several_servers_is_seen_only_with_all_of_them(api, two_of_each):
+    a, b = two_of_each["a"], two_of_each["b"]
+    both = [a["server"], b["server"]]
+    one = await token_of(api, Role.DEPLOYER, scope_servers=[a["server"]])
+    two = await token_of(api, Role.DEPLOYER, scope_servers=both)
+    ws = await one.client.ws_connect("/api/v1/ws", headers=one.headers)
+    assert (await ws.receive_json(timeout=5))["type"] == "hello"
+    await ws.send_json({"type": "subscribe", "topic": f"server:{a['server']}"})
+    assert (await ws.receive_json(timeout=5))["type"] == "subscribed"
+
+    refused = await one.post("/api/v1/servers/test-connection", json={"server_ids": both})
+    assert refused.status == 422 and "server_ids" in refused.body["error"]["details"]
+    task = await start_task(two, "/api/v1/servers/test-connection", json={"server_ids": both})
+    await wait_for_task(api, task["id"])
+    alone = await start_task(one, f"/api/v1/servers/{a['server']}/test-connection")
+    await wait_for_task(api, alone["id"])
+
+    assert (await one.get(f"/api/v1/tasks/{task['id']}")).status == 404
+    assert (await one.get(f"/api/v1/tasks/{task['id']}/events")).status == 404
+    assert (await two.get(f"/api/v1/tasks/{task['id']}")).status == 200
+    listed = await one.get("/api/v1/tasks", params={"server_id": a["server"]})
+    assert [item["id"] for item in listed.body["items"]] == [alone["id"], a["task"]]
+    listed = await two.get("/api/v1/tasks", params={"server_id": b["server"], "sort": "id"})
+    assert [item["id"] for item in listed.body["items"]] == [b["task"], task["id"]]
+    while (message := await ws.receive_json(timeout=5)).get("task", {}).get("id") != alone["id"]:
+        assert task["id"] not in (message.get("task_id"), message.get("task", {}).get("id"))
+    await ws.close()
+
+
 async def test_a_viewer_may_watch_but_not_act(api, two_of_each):
     viewer = await token_of(api, Role.VIEWER)
     server = two_of_each["a"]["server"]

@@ -126,6 +126,19 @@ def test_following_a_connection_test_that_fails(cli):
     assert "(connection_test) failed in 0:00:" in lines[-1]
 
 
+def test_one_connection_test_over_two_servers(cli):
+    for name in ("pair-a", "pair-b"):
+        cli.json("servers", "add", name, "--host", "127.0.0.1", "--port", str(closed_port()))
+    result = cli("servers", "test", "pair-a", "pair-b", "--follow")
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    for name in ("pair-a", "pair-b"):
+        assert any(f"{name}  ok=0  changed=0  failed=0  unreachable=1" in line for line in lines)
+    task = cli.json("tasks", "show", re.search(r"task (\d+)", result.stdout)[1])
+    assert len(task["server_ids"]) == 2
+    assert {entry["outcome"] for entry in task["result"]["hosts"].values()} == {"unreachable"}
+
+
 def test_the_live_view_in_a_terminal(cli):
     _app(cli, "live")
     code, screen = in_terminal(cli, "servers", "test", "live-host", "--follow")

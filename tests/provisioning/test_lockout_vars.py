@@ -1,11 +1,12 @@
 """The variables the service gives setup and lockdown: the key set it wants, and the login
-the lockout guard must prove (the one the service makes after lockdown)."""
+the lockout guard must prove (the one the service makes after lockdown). Both differ per
+server, so they are each server's host variables."""
 
 import subprocess
 
 from service.config import Settings
 from service.models import Server, Task, TaskKind
-from service.tasks.kinds import lockdown_vars, setup_vars
+from service.tasks.kinds import lockdown_host_vars, setup_host_vars
 
 
 def server(**fields) -> Server:
@@ -13,7 +14,8 @@ def server(**fields) -> Server:
 
 
 def guard_login(record: Server, settings: Settings) -> dict:
-    variables = lockdown_vars(Task(kind=TaskKind.LOCKDOWN, params={}), [record], settings, "")
+    task = Task(kind=TaskKind.LOCKDOWN, params={})
+    variables = lockdown_host_vars(task, [record], settings, "")[record.id]
     return {
         key: value for key, value in variables.items() if key.startswith("ssh_hardening_access")
     }
@@ -40,12 +42,12 @@ def test_the_guard_uses_the_manual_key_or_else_the_agent(tmp_path):
 
 def test_the_service_setup_makes_exactly_its_key_set(tmp_path):
     task = Task(kind=TaskKind.SETUP, params={"authorized_keys": ["ssh-ed25519 AAAA extra"]})
-    variables = setup_vars(task, [server()], Settings(data_dir=tmp_path), "ssh-ed25519 BBBB svc")
+    settings = Settings(data_dir=tmp_path)
+    variables = setup_host_vars(task, [server()], settings, "ssh-ed25519 BBBB svc")[7]
     assert variables["app_user_authorized_keys"] == [
         "ssh-ed25519 BBBB svc",
         "ssh-ed25519 AAAA extra",
     ]
-    assert variables["app_user_authorized_keys_exclusive"] is True
 
 
 def test_an_agent_server_setup_adds_the_agent_keys(tmp_path, ssh_agent):
@@ -53,6 +55,7 @@ def test_an_agent_server_setup_adds_the_agent_keys(tmp_path, ssh_agent):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
     ssh_agent(key)
     task = Task(kind=TaskKind.SETUP, params={})
-    variables = setup_vars(task, [server(use_ssh_agent=True)], Settings(data_dir=tmp_path), "svc")
+    agent_server = server(use_ssh_agent=True)
+    variables = setup_host_vars(task, [agent_server], Settings(data_dir=tmp_path), "svc")[7]
     expected = " ".join(key.with_name("agent_ed25519.pub").read_text().split()[:2])
     assert variables["app_user_authorized_keys"] == ["svc", expected]

@@ -51,3 +51,10 @@ def postgres_server() -> Iterator[str]:
     finally:
         _as_postgres(_bin("pg_ctl"), "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(root, ignore_errors=True)
+
+
+def another_database(url: str, name: str) -> str:
+    """Create database `name` on the server of `url`; its URL."""
+    port = url.rsplit(":", 1)[1].split("/")[0]
+    _as_postgres(_bin("createdb"), "-h", "127.0.0.1", "-p", port, name)
+    return f"{url.rsplit('/', 1)[0]}/{name}"

@@ -5,9 +5,13 @@ The service runs as its own process, as in production: one process, one database
 
 import aiohttp
 import pytest
+from tortoise import Tortoise
+from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 
+from service.models import TaskServer
+from service.storage.db import database, tortoise_config
 from tests.service_process import running_service
-from tests.storage.postgres import postgres_server
+from tests.storage.postgres import another_database, postgres_server
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +69,14 @@ async def test_the_api_on_postgresql(tmp_path, postgres_url):
             assert status == 202 and accepted["task"]["server_ids"] == [second]
             _, tasks = await call("GET", "tasks", params={"server_id": second})
             assert [t["id"] for t in tasks["items"]] == [accepted["task"]["id"]]
+            both = {"server_ids": [first, second]}
+            status, together = await call("POST", "servers/test-connection", json=both)
+            assert status == 202 and together["task"]["server_ids"] == [first, second]
+            _, tasks = await call("GET", "tasks", params={"server_id": second, "sort": "id"})
+            assert [t["id"] for t in tasks["items"]] == [
+                accepted["task"]["id"],
+                together["task"]["id"],
+            ]
             schedule = {"cron": "0 3 * * *"}
             status, body = await call("PUT", f"servers/{second}/audit-schedule", json=schedule)
             assert status == 200 and body["cron"] == "0 3 * * *", body
@@ -72,10 +84,34 @@ async def test_the_api_on_postgresql(tmp_path, postgres_url):
             assert history["total_items"] == 0
 
             assert (await call("DELETE", f"servers/{first}"))[0] == 409
-            assert (await call("DELETE", f"servers/{first}", params={"cascade": "true"}))[0] == 204
+            everything = {"cascade": "true", "cancel_tasks": "true"}  # the test of both may run
+            assert (await call("DELETE", f"servers/{first}", params=everything))[0] == 204
             assert (await call("GET", f"apps/{app['id']}"))[0] == 404
             assert (await call("GET", f"versions/{version['id']}"))[0] == 404
             _, health = await call("GET", "health")
             assert health.get("components", health.get("error", {}).get("details", {}))["database"][
                 "ok"
             ]
+
+
+async def test_the_upgrade_to_task_servers_on_postgresql(postgres_url):
+    url = another_database(postgres_url, "pbd_upgrade")
+    config = tortoise_config(url)
+    old = await Tortoise.init(config=config, _enable_global_fallback=True)
+    try:
+        connection = old.connections.get("default")
+        before = MigrationTarget("models", "0019_unit_statuses")
+        await MigrationExecutor(connection, config["apps"]).migrate([before])
+        rows = await connection.execute_query_dict(
+            'INSERT INTO "tasks" ("created", "updated", "kind", "status", "params", "attempts", '
+            '"max_attempts", "cancel_requested", "progress", "last_seq", "server_ids") VALUES '
+            "(now(), now(), 'setup', 'successful', '{}', 1, 1, false, '{}', 0, $1) RETURNING id",
+            ["[4, 5]"],
+        )
+        task_id = rows[0]["id"]
+    finally:
+        await old.close_connections()
+
+    async with database(url):
+        rows = await TaskServer.filter(task_id=task_id).order_by("server_id")
+        assert [row.server_id for row in rows] == [4, 5]
