@@ -12,14 +12,19 @@ started with PBD_WORKERS=N.
   Then a second, idempotent lockdown on the N hosts (changes nothing: reported per host).
 
 Each step's wall time runs from sending its POST(s) to the last final `task.status`
-received over a WebSocket subscribed to "all" (poll-free). The host of the 1-host round is
-then replaced by a fresh one (`reset_host`) for the N-host round.
+received over a WebSocket subscribed to "all" (poll-free). Beside it, the CPU seconds the
+service used with its ended children (ansible-playbook and its forks: the controller) and
+the CPU seconds the whole machine was busy (the controller plus the target hosts, which run
+on the same 2 cores): a step whose busy time is near 2 x its wall was bound by the cores.
+The host of the 1-host round is then replaced by a fresh one (`reset_host`) for the N-host
+round.
 
     .venv/bin/python -m bench.provisioning [--hosts 5] [--per-server]
 """
 
 import argparse
 import asyncio
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -28,6 +33,8 @@ from bench.common import (
     ServiceClient,
     TaskWatcher,
     api_json,
+    cpu_seconds_with_children,
+    machine_busy_seconds,
     run_on_lab_hosts,
     run_together,
 )
@@ -56,12 +63,24 @@ async def provision_round(harness, hosts, workers: int, label: str, per_server: 
                 ]
                 ids = [server["id"] for server in servers]
                 walls: dict[str, float] = {}
+                cpu: dict[str, tuple[float, float]] = {}
+                pid = service.process.pid
                 async with TaskWatcher(client) as watcher:
                     for operation, body in STEPS:
                         requests = step_requests(operation, body, ids, per_server)
+                        before = cpu_seconds_with_children(pid), machine_busy_seconds()
                         walls[operation], _, _ = await run_together(client, watcher, requests)
+                        await asyncio.sleep(0.5)  # the run's processes are reaped
+                        cpu[operation] = (
+                            cpu_seconds_with_children(pid) - before[0],
+                            machine_busy_seconds() - before[1],
+                        )
                         wall = walls[operation]
-                        print(f"  {label}: {operation} on {len(ids)} host(s) {wall:.1f}s")
+                        print(
+                            f"  {label}: {operation} on {len(ids)} host(s) {wall:.1f}s; "
+                            f"controller {cpu[operation][0]:.1f} CPU-s, "
+                            f"machine busy {cpu[operation][1]:.1f} CPU-s"
+                        )
                     audits = [
                         await api_json(client, "GET", f"servers/{sid}/security/audit")
                         for sid in ids
@@ -89,6 +108,7 @@ async def provision_round(harness, hosts, workers: int, label: str, per_server: 
                 await client.close()
     return {
         "walls": walls,
+        "cpu": cpu,
         "scores": scores,
         "failing": failing,
         "again": again,
@@ -118,6 +138,15 @@ def report(args: argparse.Namespace, one: dict, many: dict) -> None:
         print(f"  {operation:<18} 1 host {a:7.1f}s   {n} hosts {b:7.1f}s   ratio {b / a:.2f}x")
     a, b = sum(one["walls"].values()), sum(many["walls"].values())
     print(f"  {'total':<18} 1 host {a:7.1f}s   {n} hosts {b:7.1f}s   ratio {b / a:.2f}x")
+    for name, run in (("1 host", one), (f"{n} hosts", many)):
+        controller = sum(c for c, _ in run["cpu"].values())
+        busy = sum(m for _, m in run["cpu"].values())
+        wall = sum(run["walls"].values())
+        print(
+            f"  CPU, {name}: controller {controller:.1f} CPU-s, machine busy {busy:.1f} CPU-s "
+            f"over {wall:.1f}s wall = {busy / wall / (os.cpu_count() or 1):.0%} of "
+            f"{os.cpu_count()} cores (targets and the rest: {busy - controller:.1f} CPU-s)"
+        )
     print(f"audit scores after lockdown: 1 host {one['scores']}, {n} hosts {many['scores']}")
     print(f"  failing findings: 1 host {one['failing']}, {n} hosts {many['failing']}")
     print(

@@ -29,8 +29,10 @@ from service.models import Server, TaskKind
 
 ACCEPTED = TaskAcceptedSchema()
 TAGS = ["operations"]
-MANY = "One task runs the playbook over every server in `server_ids` at once; its result has "
-"each host's outcome (`result.hosts`), and each server's record follows its own outcome."
+MANY = (
+    "One task runs the playbook over every server in `server_ids` at once; its result has "
+    "each host's outcome (`result.hosts`), and each server's record follows its own outcome."
+)
 
 
 async def start(
