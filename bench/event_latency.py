@@ -20,7 +20,10 @@ Baselines, same run:
   process (same inventory, config and ControlPath dir as the service), delay = `on_event` call
   on the event loop - `created` (what the service's engine sees before it publishes).
 
-    .venv/bin/python -m bench.event_latency [--clients 100] [--hosts 2] [--rounds 5]
+With `--deflate` every client offers permessage-deflate, as browsers do (the service takes
+it or not: the figures show what it costs).
+
+    .venv/bin/python -m bench.event_latency [--clients 100] [--hosts 2] [--rounds 5] [--deflate]
 """
 
 import argparse
@@ -80,8 +83,8 @@ class Client:
         return (await asyncio.wait_for(self.pong, 30) - sent) * 1000
 
 
-async def connect(session: aiohttp.ClientSession, url: str) -> Client:
-    ws = await session.ws_connect(url, max_msg_size=0)
+async def connect(session: aiohttp.ClientSession, url: str, deflate: bool) -> Client:
+    ws = await session.ws_connect(url, max_msg_size=0, compress=15 if deflate else 0)
     assert (await ws.receive_json())["type"] == "hello"
     await ws.send_json({"type": "subscribe", "topic": "all"})
     assert (await ws.receive_json())["type"] == "subscribed"
@@ -145,7 +148,8 @@ async def bench(harness, hosts, args: argparse.Namespace) -> None:
             try:
                 servers = [await api.create_server(h, harness.private_key) for h in hosts]
                 url = f"{service.base_url}/api/v1/ws"
-                clients = [await connect(session, url) for _ in range(args.clients)]
+                clients = [await connect(session, url, args.deflate) for _ in range(args.clients)]
+                agreed = sum(1 for client in clients if client.ws.compress)
                 async with TaskWatcher(api) as watcher:
 
                     async def run_round() -> None:
@@ -172,6 +176,7 @@ async def bench(harness, hosts, args: argparse.Namespace) -> None:
             finally:
                 await session.close()
                 await api.close()
+    print(f"clients with permessage-deflate agreed: {agreed} of {len(clients)}")
     report(args, clients, baseline, after, runner, elapsed, len(hosts))
 
 
@@ -233,6 +238,7 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--ping-rounds", type=int, default=20)
+    parser.add_argument("--deflate", action="store_true", help="clients offer permessage-deflate")
     args = parser.parse_args()
     run_on_lab_hosts(bench, args)
 

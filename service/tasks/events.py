@@ -5,8 +5,10 @@ are exact. Events are published the moment they arrive and written to the databa
 batches; until a batch is committed the event stays in `pending`, which replay reads too.
 """
 
+import json
 import logging
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from service.models import TaskEvent
@@ -159,9 +161,27 @@ class EventLog:
         return [(seq, event_message(self.task_id, seq, event)) for seq, event in self.pending]
 
 
-async def stored_messages(task_id: int, after: int) -> list[tuple[int, dict[str, Any]]]:
-    rows = await TaskEvent.filter(task_id=task_id, counter__gt=after).order_by("counter")
-    return [(row.counter, event_message(task_id, row.counter, row.data)) for row in rows]
+REPLAY_BATCH = 500
+"""Stored events read at a time by a replay: one batch is all a replay of any length holds."""
+
+
+async def stored_batches(task_id: int, after: int) -> AsyncIterator[list[tuple[int, str]]]:
+    """The stored events of a task after seq `after`, oldest first, as (seq, message text),
+    a batch at a time (keyset on the (task, counter) index)."""
+    last = after
+    while True:
+        rows = (
+            await TaskEvent.filter(task_id=task_id, counter__gt=last)
+            .order_by("counter")
+            .limit(REPLAY_BATCH)
+            .values_list("counter", "data")
+        )
+        if not rows:
+            return
+        yield [(seq, json.dumps(event_message(task_id, seq, data))) for seq, data in rows]
+        if len(rows) < REPLAY_BATCH:
+            return
+        last = rows[-1][0]
 
 
 async def log_lines(task_id: int, limit: int) -> list[str]:

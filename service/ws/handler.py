@@ -30,13 +30,16 @@ from service.domain.tokens import Principal
 from service.errors import BadRequest, Unauthorized
 from service.keys import ENGINE, HUB, PRINCIPAL
 from service.models import Task
-from service.tasks.events import stored_messages
+from service.tasks.events import stored_batches
 from service.ws.hub import Subscriber
 from service.ws.publisher import task_status_message
 
 TOPIC_RE = re.compile(r"^(all|(task|server|app|deployment):[1-9][0-9]{0,8})$")
 AUTH_TIMEOUT = 10
 HEARTBEAT = 30
+# No permessage-deflate (browsers offer it): each message is serialised once for every
+# subscriber, but deflate runs per connection, and a frame over 5 KiB is compressed in a
+# thread of its own; small JSON messages gain little from it.
 MAX_MESSAGE = 64 * 1024
 MAX_SEQ = 2**31 - 1
 MESSAGE_TYPES = (
@@ -111,14 +114,18 @@ async def _subscribe(request: web.Request, subscriber: Subscriber, message: dict
     engine = request.config_dict[ENGINE]
     subscriber.begin_replay(topic)
     task = await Task.get_or_none(id=task_id)
-    status = json.dumps(task_status_message(task)) if task else None
-    history: list[tuple[int, str]] = []
+    if task is not None:
+        subscriber.send(task_status_message(task))
+    last, pending = after or 0, []
     if after is not None:
+        # The unstored events first: one stored meanwhile is in both (sent once), never in
+        # neither; the stored ones stream a batch at a time, paced by the client.
         running = engine.running.get(task_id)
-        pending = running.events.pending_messages() if running else []
-        stored = await stored_messages(task_id, after)
-        history = [(seq, json.dumps(body)) for seq, body in [*stored, *pending]]
-    last = subscriber.end_replay(topic, history, after or 0, first=status)
+        unstored = running.events.pending_messages() if running else []
+        pending = [(seq, json.dumps(body)) for seq, body in unstored]
+        async for batch in stored_batches(task_id, after):
+            last = await subscriber.replay(batch, last)
+    last = subscriber.end_replay(topic, pending, last)
     if after is not None:
         subscriber.send({"type": "replayed", "topic": topic, "last_seq": last})
 
@@ -196,7 +203,7 @@ def _unsubscribe(subscriber: Subscriber, topic: object) -> None:
 )
 @response_schema(None, 101, description="Switching to the WebSocket protocol.")
 async def websocket(request: web.Request) -> web.WebSocketResponse:
-    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE)
+    ws = web.WebSocketResponse(heartbeat=HEARTBEAT, max_msg_size=MAX_MESSAGE, compress=False)
     if not ws.can_prepare(request).ok:
         raise BadRequest(
             "This is a WebSocket endpoint: send a WebSocket upgrade request "

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 ALL = "all"
 DEFAULT_QUEUE_SIZE = 1000
+REPLAY_STALL = 30.0
 
 
 def task_topic(task_id: int) -> str:
@@ -99,11 +100,25 @@ class Subscriber:
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
-            self.dropped = True
-            log.warning("dropping a WebSocket client that does not keep up")
-            asyncio.get_running_loop().create_task(
-                self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
-            )
+            self._drop()
+
+    async def send_paced(self, text: str) -> None:
+        """Queue `text`, waiting for room: a replay may be longer than the queue. A client
+        that takes no message for REPLAY_STALL seconds is dropped like a slow one."""
+        if self.dropped:
+            return
+        try:
+            async with asyncio.timeout(REPLAY_STALL):
+                await self.queue.put(text)
+        except TimeoutError:
+            self._drop()
+
+    def _drop(self) -> None:
+        self.dropped = True
+        log.warning("dropping a WebSocket client that does not keep up")
+        asyncio.get_running_loop().create_task(
+            self.ws.close(code=WSCloseCode.POLICY_VIOLATION, message=b"too slow")
+        )
 
     def send(self, message: dict[str, Any]) -> None:
         self.send_text(json.dumps(message))
@@ -112,21 +127,21 @@ class Subscriber:
         """From now on, hold live messages of `topic` until `end_replay`."""
         self._replaying[topic] = []
 
-    def end_replay(
-        self,
-        topic: str,
-        history: Iterable[tuple[int, str]],
-        after: int,
-        *,
-        first: str | None = None,
-    ) -> int:
-        """Send `first`, then history and held events in order (each seq once), then the
+    async def replay(self, history: Iterable[tuple[int, str]], last: int) -> int:
+        """Send the stored events after seq `last`, paced (see `send_paced`), between
+        `begin_replay` and `end_replay`; the seq of the last one sent."""
+        for seq, text in history:
+            if seq > last:
+                await self.send_paced(text)
+                last = seq
+        return last
+
+    def end_replay(self, topic: str, history: Iterable[tuple[int, str]], after: int) -> int:
+        """Send history and held events after seq `after` in order (each seq once), then the
         other held messages in the order they came; go live. Synchronous, so nothing
         published meanwhile can slip in between: the last status a client sees is the latest.
         """
         held = self._replaying.pop(topic, [])
-        if first is not None:
-            self.send_text(first)
         sequenced = [(seq, text) for seq, text in held if seq is not None]
         last = after
         for seq, text in sorted([*history, *sequenced], key=lambda item: item[0]):

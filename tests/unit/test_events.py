@@ -3,7 +3,8 @@
 import pytest
 
 from service.models import Server, Task, TaskEvent, TaskKind
-from service.tasks.events import MAX_TEXT, EventLog, Progress, stored_messages, trim_event
+from service.tasks import events as task_events
+from service.tasks.events import MAX_TEXT, EventLog, Progress, stored_batches, trim_event
 from tests.unit.helpers import raw_event
 
 # trim_event -------------------------------------------------------------------------------
@@ -174,7 +175,21 @@ async def test_event_log_stores_pending_events_on_flush(task):
     ]
     assert rows[1].data == {"event": "runner_on_ok", "host": "web-1"}
     assert log.pending == []
-    assert [seq for seq, _ in await stored_messages(task.id, after=1)] == [2, 3]
+    assert [[seq for seq, _ in batch] async for batch in stored_batches(task.id, after=1)] == [
+        [2, 3]
+    ]
+
+
+async def test_stored_events_come_a_batch_at_a_time(task, monkeypatch):
+    monkeypatch.setattr(task_events, "REPLAY_BATCH", 2)
+    log = EventLog(task.id, first_seq=1)
+    for kind in ("a", "b", "c", "d", "e"):
+        log.append(event(kind))
+    await log.flush()
+
+    batches = [[seq for seq, _ in batch] async for batch in stored_batches(task.id, after=0)]
+
+    assert batches == [[1, 2], [3, 4], [5]]
 
 
 async def test_event_log_keeps_events_pending_until_committed(task, monkeypatch):

@@ -211,9 +211,8 @@ def test_replay_holds_every_message_of_the_replayed_topic_and_only_that_topic():
     live(subscriber, 1, topic="task:1")
     assert queued(subscriber) == ['{"seq": 9, "live": true}']
 
-    subscriber.end_replay("task:1", [], after=0, first='{"type": "snapshot"}')
+    subscriber.end_replay("task:1", [], after=0)
     assert queued(subscriber) == [
-        '{"type": "snapshot"}',
         '{"seq": 1, "live": true}',
         '{"type": "task.status"}',
     ]

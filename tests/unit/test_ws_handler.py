@@ -96,6 +96,13 @@ async def test_ping_gets_pong(api):
     await assert_still_open(ws)
 
 
+async def test_a_client_offering_deflate_gets_plain_frames(api):
+    ws = await connect(api, compress=15)  # what browsers offer
+
+    assert ws.compress == 0  # the extension was not agreed
+    await assert_still_open(ws)
+
+
 @pytest.mark.parametrize("topic", ["task:0", "task:abc", "nope", "task:1234567890", 7, None])
 async def test_an_invalid_topic_is_a_typed_error_and_the_connection_stays(api, topic):
     ws = await connect(api)
@@ -198,6 +205,29 @@ async def test_subscribe_with_after_replays_stored_events_then_reports_replayed(
         },
         {"type": "replayed", "topic": topic, "last_seq": 3},
     ]
+    await assert_still_open(ws)
+
+
+async def test_a_replay_longer_than_the_queue_streams_every_event_once(api):
+    """5,000 stored events, five times the subscriber's queue: paced, never dropped."""
+    server = await Server.create(name="long", host="10.0.0.5")
+    task = await Task.create(
+        kind=TaskKind.SETUP, server=server, status=TaskStatus.SUCCESSFUL, last_seq=5000
+    )
+    await TaskEvent.bulk_create(
+        [
+            TaskEvent(task=task, counter=seq, event="runner_on_ok", data={"n": seq})
+            for seq in range(1, 5001)
+        ]
+    )
+    ws = await connect(api)
+
+    await subscribe(ws, f"task:{task.id}", after=10)
+
+    assert (await receive(ws))["type"] == "task.status"
+    seqs = [(await receive(ws))["seq"] for _ in range(4990)]
+    assert seqs == list(range(11, 5001))
+    assert await receive(ws) == {"type": "replayed", "topic": f"task:{task.id}", "last_seq": 5000}
     await assert_still_open(ws)
 
 
