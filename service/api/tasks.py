@@ -88,11 +88,12 @@ async def list_task_events(request: web.Request) -> web.Response:
         await TaskEvent.filter(task_id=task.id, counter__gt=params["after"])
         .order_by("counter")
         .limit(params["limit"])
+        .values_list("counter", "data")  # plain values: no model instance per event
     )
     return web.json_response(
         {
-            "items": [{"seq": row.counter, "event": row.data} for row in rows],
-            "last_seq": rows[-1].counter if rows else params["after"],
+            "items": [{"seq": seq, "event": data} for seq, data in rows],
+            "last_seq": rows[-1][0] if rows else params["after"],
             "finished": task.status in FINISHED_STATUSES,
         }
     )

@@ -3,6 +3,7 @@
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.models import Model
 
 from service.models.base import TimestampedModel
@@ -48,6 +49,8 @@ class App(TimestampedModel):
     class Meta:
         table = "apps"
         ordering = ("id",)
+        indexes = (Index(fields=("server_id",)),)
+        """`GET /apps?server_id=` and the apps of a server (SQLite indexes no foreign key)."""
 
 
 class DeployHook(Model):

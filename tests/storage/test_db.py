@@ -2,12 +2,11 @@
 
 from pathlib import Path
 
-from tortoise import Tortoise
 from tortoise.migrations.autodetector import MigrationAutodetector
-from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 
 from service.models import Server
 from service.storage.db import database, tortoise_config
+from tests.storage.migrated import migrated_to
 
 MIGRATIONS = sorted(
     path.stem
@@ -31,19 +30,12 @@ async def test_reopening_keeps_rows(tmp_path):
 
 async def test_upgrade_from_the_first_migration_keeps_rows(tmp_path):
     url = f"sqlite://{tmp_path}/db.sqlite3"
-    config = tortoise_config(url)
-    context = await Tortoise.init(config=config)
-    try:
-        connection = context.connections.get("default")
-        executor = MigrationExecutor(connection, config["apps"])
-        await executor.migrate([MigrationTarget(app_label="models", name=MIGRATIONS[0])])
+    async with migrated_to(url, MIGRATIONS[0]) as connection:
         await connection.execute_query(
             "INSERT INTO servers (name, host, port, root_username, app_username, use_ssh_agent,"
             " setup_complete, security_locked, created, updated)"
             " VALUES ('old', '10.0.0.2', 22, 'root', 'deploy', 0, 0, 0, '2026-01-01', '2026-01-01')"
         )
-    finally:
-        await context.close_connections()
     async with database(url):
         server = await Server.get(name="old")
         assert server.host == "10.0.0.2"

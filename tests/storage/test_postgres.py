@@ -5,12 +5,11 @@ The service runs as its own process, as in production: one process, one database
 
 import aiohttp
 import pytest
-from tortoise import Tortoise
-from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
 
 from service.models import TaskServer
-from service.storage.db import database, tortoise_config
+from service.storage.db import database
 from tests.service_process import running_service
+from tests.storage.migrated import migrated_to
 from tests.storage.postgres import another_database, postgres_server
 
 
@@ -96,12 +95,7 @@ async def test_the_api_on_postgresql(tmp_path, postgres_url):
 
 async def test_the_upgrade_to_task_servers_on_postgresql(postgres_url):
     url = another_database(postgres_url, "pbd_upgrade")
-    config = tortoise_config(url)
-    old = await Tortoise.init(config=config, _enable_global_fallback=True)
-    try:
-        connection = old.connections.get("default")
-        before = MigrationTarget("models", "0019_unit_statuses")
-        await MigrationExecutor(connection, config["apps"]).migrate([before])
+    async with migrated_to(url, "0019_unit_statuses") as connection:
         rows = await connection.execute_query_dict(
             'INSERT INTO "tasks" ("created", "updated", "kind", "status", "params", "attempts", '
             '"max_attempts", "cancel_requested", "progress", "last_seq", "server_ids") VALUES '
@@ -109,8 +103,6 @@ async def test_the_upgrade_to_task_servers_on_postgresql(postgres_url):
             ["[4, 5]"],
         )
         task_id = rows[0]["id"]
-    finally:
-        await old.close_connections()
 
     async with database(url):
         rows = await TaskServer.filter(task_id=task_id).order_by("server_id")

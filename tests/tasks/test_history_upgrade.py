@@ -4,13 +4,9 @@ SQLite changes a foreign key by rebuilding the table; with foreign keys on, drop
 old `tasks` table would cascade into every stored event and null every retry link.
 """
 
-from tortoise import Tortoise
-from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
-
 from service.models import Server, Task, TaskEvent, TaskKind, TaskStatus
-from service.storage.db import database, tortoise_config
-
-BEFORE = MigrationTarget("models", "0004_deployments")
+from service.storage.db import database
+from tests.storage.migrated import migrated_to
 
 
 async def old_task(
@@ -28,17 +24,11 @@ async def old_task(
 
 async def test_upgrade_keeps_events_and_retry_links_and_then_outlives_the_server(tmp_path):
     url = f"sqlite://{tmp_path / 'old.sqlite3'}"
-    config = tortoise_config(url)
-    old = await Tortoise.init(config=config, _enable_global_fallback=True)
-    try:
-        await MigrationExecutor(old.connections.get("default"), config["apps"]).migrate([BEFORE])
-        connection = old.connections.get("default")
+    async with migrated_to(url, "0004_deployments") as connection:
         server = await Server.create(name="web-1", host="10.0.0.5")
         first_id = await old_task(connection, server.id, TaskStatus.FAILED)
         retry_id = await old_task(connection, server.id, TaskStatus.QUEUED, retry_of=first_id)
         await TaskEvent.create(task_id=first_id, counter=1, event="playbook_on_start")
-    finally:
-        await old.close_connections()
 
     async with database(url):
         assert await TaskEvent.filter(task_id=first_id).count() == 1

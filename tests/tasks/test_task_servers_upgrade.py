@@ -1,13 +1,9 @@
 """Upgrading to task_servers gives every stored task its servers' rows, so a server's task
 list and a scoped token see old tasks as they see new ones."""
 
-from tortoise import Tortoise
-from tortoise.migrations.executor import MigrationExecutor, MigrationTarget
-
 from service.models import Server, TaskServer
-from service.storage.db import database, tortoise_config
-
-BEFORE = MigrationTarget("models", "0019_unit_statuses")
+from service.storage.db import database
+from tests.storage.migrated import migrated_to
 
 
 async def old_task(connection, server_id: int | None, server_ids: str) -> int:
@@ -22,18 +18,12 @@ async def old_task(connection, server_id: int | None, server_ids: str) -> int:
 
 async def test_upgrade_fills_the_servers_of_every_stored_task(tmp_path):
     url = f"sqlite://{tmp_path / 'old.sqlite3'}"
-    config = tortoise_config(url)
-    old = await Tortoise.init(config=config, _enable_global_fallback=True)
-    try:
-        await MigrationExecutor(old.connections.get("default"), config["apps"]).migrate([BEFORE])
-        connection = old.connections.get("default")
+    async with migrated_to(url, "0019_unit_statuses") as connection:
         one = await Server.create(name="web-1", host="10.0.0.5")
         two = await Server.create(name="web-2", host="10.0.0.6")
         oldest = await old_task(connection, one.id, "[]")  # from before `server_ids`
         several = await old_task(connection, one.id, f"[{one.id},{two.id}]")
         orphan = await old_task(connection, None, "[7]")  # its server was deleted
-    finally:
-        await old.close_connections()
 
     async with database(url):
         rows = (
