@@ -160,23 +160,28 @@ def agent_public_keys() -> list[str]:
     return [" ".join(line.split()[:2]) for line in listed.stdout.splitlines() if line.strip()]
 
 
-@per_server
-def setup_host_vars(task: Task, server: Server, settings: Settings, public_key: str) -> dict:
+def setup_host_vars(
+    task: Task, servers: list[Server], settings: Settings, public_key: str
+) -> dict[int, dict[str, Any]]:
     """The app user gets exactly the keys the service connects with (so it can connect after
     lockdown: its own, the server's manual key, or the ssh-agent's) plus any extra keys.
+    The ssh-agent is asked once for all the servers that use it.
 
     Exclusive: the service's run decides the whole key set (a run by hand adds keys)."""
-    keys = [public_key]
-    if server.manual_key_path:
-        manual = public_key_of(Path(server.manual_key_path))
-        if manual:
-            keys.append(manual)
-    elif server.use_ssh_agent:
-        keys.extend(agent_public_keys())
-    return {
-        "app_user_name": server.app_username,
-        "app_user_authorized_keys": [*keys, *task.params.get("authorized_keys", [])],
-    }
+    by_agent = any(server.use_ssh_agent and not server.manual_key_path for server in servers)
+    agent_keys = agent_public_keys() if by_agent else []
+    extra = task.params.get("authorized_keys", [])
+    host_vars = {}
+    for server in servers:
+        keys = [public_key]
+        if server.manual_key_path:
+            manual = public_key_of(Path(server.manual_key_path))
+            if manual:
+                keys.append(manual)
+        elif server.use_ssh_agent:
+            keys.extend(agent_keys)
+        host_vars[server.id] = {"app_user_authorized_keys": [*keys, *extra]}
+    return host_vars
 
 
 async def finish_setup(
@@ -202,7 +207,6 @@ def lockdown_host_vars(task: Task, server: Server, settings: Settings, public_ke
     the same key file (none: the ssh-agent) and the service's own known_hosts."""
     connection = connection_vars(server, settings)
     return {
-        "app_user_name": server.app_username,
         "ssh_hardening_app_user": server.app_username,
         "ssh_hardening_access_host": server.host,
         "ssh_hardening_access_port": server.port,
