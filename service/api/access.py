@@ -156,7 +156,7 @@ async def _task_visible(who: Principal, task_id: int) -> bool:
         return False
     if task.app_id:
         return who.sees_app(task.app_id)
-    return all(who.sees_server(i) for i in task.server_ids or [task.server_id])
+    return all(who.sees_server(i) for i in task.servers_covered)
 
 
 async def _app_owned_visible(

@@ -92,14 +92,19 @@ class Task(TimestampedModel):
     started_at = fields.DatetimeField(null=True)
     finished_at = fields.DatetimeField(null=True)
 
+    @property
+    def servers_covered(self) -> list[int]:
+        """Every server the task covers: its `server_ids`, or its one server for a task
+        stored before it had them (none once that server is deleted)."""
+        return self.server_ids or ([self.server_id] if self.server_id else [])
+
     async def save(self, *args: Any, **kwargs: Any) -> None:
         """A new task gets its `TaskServer` rows with it, however it is made."""
         new = not self._saved_in_db
         await super().save(*args, **kwargs)
         if new:
-            servers = self.server_ids or ([self.server_id] if self.server_id else [])
             await TaskServer.bulk_create(
-                [TaskServer(task_id=self.id, server_id=server_id) for server_id in servers],
+                [TaskServer(task_id=self.id, server_id=i) for i in self.servers_covered],
                 using_db=kwargs.get("using_db"),
             )
 

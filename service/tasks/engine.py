@@ -672,7 +672,7 @@ def host_outcomes(
 
 def targets(task: Task) -> set[int]:
     """The servers a task occupies while it runs."""
-    return set(task.server_ids or [task.server_id])
+    return set(task.servers_covered)
 
 
 async def next_claimable(now: datetime) -> Task | None:

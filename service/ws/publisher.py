@@ -19,8 +19,7 @@ def task_status_message(task: Task) -> dict[str, Any]:
 def task_topics(task: Task) -> list[str]:
     """The task's own topic, `all`, and those of its servers (each of them) and app."""
     topics = [task_topic(task.id), ALL]
-    servers = task.server_ids or ([task.server_id] if task.server_id else [])
-    topics.extend(f"server:{server_id}" for server_id in servers)
+    topics.extend(f"server:{server_id}" for server_id in task.servers_covered)
     if task.app_id:
         topics.append(f"app:{task.app_id}")
     if task.deployment_id:
