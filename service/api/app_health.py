@@ -4,7 +4,7 @@ from aiohttp import web
 from aiohttp_apispec import response_schema
 from marshmallow import Schema, fields
 
-from service.api.common import ID_PATTERN, actor, operation, record_id
+from service.api.common import ID_PATTERN, actor, json_response, operation, record_id
 from service.api.schemas import TaskAcceptedSchema
 from service.api.tasks import accepted
 from service.domain import deployments
@@ -76,7 +76,7 @@ async def get_app_health(request: web.Request) -> web.Response:
     app = await get_or_404(App, record_id(request))
     checker = request.config_dict[HEALTH]
     await checker.flush()  # the counts of the checks made since the last write
-    return web.json_response(HEALTH_OUT.dump(await app_health(app, checker.clock.now())))
+    return json_response(HEALTH_OUT.dump(await app_health(app, checker.clock.now())))
 
 
 @operation(

@@ -9,6 +9,7 @@ from service.api.common import (
     body,
     created,
     filter_by,
+    json_response,
     no_content,
     operation,
     paginate,
@@ -89,7 +90,7 @@ async def delete_app(request: web.Request) -> web.Response:
 
 
 def _servers_body(app_id: int, servers: list) -> web.Response:
-    return web.json_response({"app_id": app_id, "server_ids": [server.id for server in servers]})
+    return json_response({"app_id": app_id, "server_ids": [server.id for server in servers]})
 
 
 @operation(tags=TAGS, summary="The servers the app runs on (primary first)", errors=[NotFound])

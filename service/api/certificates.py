@@ -4,7 +4,7 @@ from aiohttp import web
 from aiohttp_apispec import request_schema, response_schema
 from marshmallow import Schema, fields, validate
 
-from service.api.common import ID_PATTERN, body, no_content, operation, record_id
+from service.api.common import ID_PATTERN, body, json_response, no_content, operation, record_id
 from service.domain import certificates
 from service.errors import NotFound, ValidationFailed
 from service.keys import SECRETS
@@ -42,7 +42,7 @@ CERTIFICATE = CertificateOutSchema()
 
 
 def _answer(record: object) -> web.Response:
-    return web.json_response(CERTIFICATE.dump(certificates.upload_view(record)))
+    return json_response(CERTIFICATE.dump(certificates.upload_view(record)))
 
 
 @operation(tags=TAGS, summary="The certificate uploaded for the app", errors=[NotFound])

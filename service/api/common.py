@@ -1,10 +1,7 @@
 """What every handler shares: operation metadata, inputs, paging and serialisation."""
 
-import json
 import math
 from collections.abc import Callable, Iterable
-from datetime import datetime
-from functools import partial
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -14,6 +11,7 @@ from tortoise.queryset import QuerySet
 
 from service.domain.tokens import Actor
 from service.errors import APIError
+from service.jsontext import dumps
 from service.keys import BODY, PRINCIPAL, QUERY
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -60,14 +58,23 @@ def query(request: web.Request) -> dict[str, Any]:
     return request.get(QUERY, {})
 
 
+def json_response(
+    data: Any, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """A JSON body; every API response goes out through this one encoder."""
+    return web.Response(
+        body=dumps(data), status=status, headers=headers, content_type="application/json"
+    )
+
+
 def respond(schema: Schema, record: Any, status: int = 200) -> web.Response:
-    return web.json_response(schema.dump(record), status=status)
+    return json_response(schema.dump(record), status=status)
 
 
 def created(schema: Schema, record: Any, collection: str, **extra: Any) -> web.Response:
     """201 with the record (and `extra` fields) and a `Location` naming it, e.g.
     `/api/v1/servers/7`."""
-    return web.json_response(
+    return json_response(
         {**schema.dump(record), **extra},
         status=201,
         headers={"Location": f"{API_PREFIX}/{collection}/{record.id}"},
@@ -90,16 +97,6 @@ def filter_by(queryset: QuerySet[Any], params: dict[str, Any], *keys: str) -> Qu
     return queryset.filter(**present) if present else queryset
 
 
-def _iso(value: Any) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-dump_rows = partial(json.dumps, default=_iso)
-"""JSON of rows read as plain values: the encoder turns only their datetimes into ISO text."""
-
-
 async def paginate(queryset: QuerySet[Any], params: dict[str, Any], item: Schema) -> web.Response:
     """One page of `queryset` in the list envelope (`items`, `page`, `total_items`, ...).
 
@@ -115,15 +112,14 @@ async def paginate(queryset: QuerySet[Any], params: dict[str, Any], item: Schema
         .limit(per_page)
         .values(**columns)
     )
-    return web.json_response(
+    return json_response(
         {
             "items": rows,
             "page": page,
             "per_page": per_page,
             "total_items": total,
             "total_pages": math.ceil(total / per_page) if total else 0,
-        },
-        dumps=dump_rows,
+        }
     )
 
 

@@ -11,7 +11,7 @@ from aiohttp_apispec import request_schema, response_schema
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service.api.auth import public
-from service.api.common import ID_PATTERN, body, no_content, operation, record_id
+from service.api.common import ID_PATTERN, body, json_response, no_content, operation, record_id
 from service.api.deployments import start_deploy
 from service.api.schemas import (
     VERSION_NUMBER,
@@ -81,7 +81,7 @@ async def check_signature(request: web.Request, raw: bytes) -> None:
 @response_schema(DeployHookSecretSchema, 200, description="The secret, shown once.")
 async def set_deploy_hook(request: web.Request) -> web.Response:
     hook, secret = await deploy_hooks.set_secret(record_id(request), request.config_dict[SECRETS])
-    return web.json_response(
+    return json_response(
         DeployHookSecretSchema().dump(
             {
                 "app_id": hook.app_id,

@@ -13,6 +13,7 @@ from service.api.common import (
     actor,
     body,
     filter_by,
+    json_response,
     operation,
     paginate,
     query,
@@ -72,7 +73,7 @@ def accepted_deployment(deployment: Deployment, task: Task) -> web.Response:
         "cancel": f"/api/v1/deployments/{deployment.id}/cancel",
         "websocket": "/api/v1/ws",
     }
-    return web.json_response(
+    return json_response(
         {"deployment": DEPLOYMENT.dump(deployment), "task": TASK.dump(task), "links": links},
         status=202,
         headers={"Location": links["self"]},
@@ -187,7 +188,7 @@ async def deployment_status(request: web.Request) -> web.Response:
         current = (task.progress or {}).get("current_task")
         if current and deployment.status.value in ("pending", "running"):
             deployment.current_step = current
-    return web.json_response(
+    return json_response(
         {
             "deployment": DEPLOYMENT.dump(deployment),
             "task": TASK.dump(task) if task else None,
@@ -224,7 +225,7 @@ async def cancel_deployment(request: web.Request) -> web.Response:
 @response_schema(DeploymentStatsSchema, 200, description="Counts, success rate, durations.")
 async def deployment_stats(request: web.Request) -> web.Response:
     found = filter_by(visible(request, Deployment.all()), query(request), "app_id")
-    return web.json_response(await deployments.stats(found))
+    return json_response(await deployments.stats(found))
 
 
 def register(app: web.Application) -> None:

@@ -9,6 +9,7 @@ import aiohttp_apispec
 from aiohttp import web
 from jinja2 import Template
 
+from service.api.common import json_response
 from service.keys import OPENAPI
 
 DOCS_PATH = "/api/docs"
@@ -23,7 +24,7 @@ def _swagger_page() -> str:
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(request.app[OPENAPI])
+    return json_response(request.app[OPENAPI])
 
 
 def register(app: web.Application) -> None:

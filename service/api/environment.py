@@ -4,7 +4,7 @@ from aiohttp import web
 from aiohttp_apispec import request_schema, response_schema
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from service.api.common import ID_PATTERN, body, operation, record_id
+from service.api.common import ID_PATTERN, body, json_response, operation, record_id
 from service.api.schemas import StrictBoolean
 from service.domain import environment
 from service.errors import NotFound
@@ -81,7 +81,7 @@ APPLIES = "Nothing is restarted: the next deploy of the app applies the environm
 
 
 def _answer(variables: list) -> web.Response:
-    return web.json_response(ENVIRONMENT.dump({"variables": environment.view(variables)}))
+    return json_response(ENVIRONMENT.dump({"variables": environment.view(variables)}))
 
 
 @operation(tags=TAGS, summary="The app's environment (secret values are never shown)",

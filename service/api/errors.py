@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from service.api.common import json_response
 from service.errors import APIError, UnreadableBody
 from service.keys import REQUEST_ID
 
@@ -54,7 +55,7 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> web.Response:
     request_id = request.get(REQUEST_ID, "")
-    response = web.json_response(
+    response = json_response(
         error_body(code, message, request_id, details), status=status, headers=headers
     )
     if request_id:

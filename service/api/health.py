@@ -12,7 +12,7 @@ from aiohttp_apispec import response_schema
 from service import __version__
 from service.ansible import toolchain
 from service.api.auth import public
-from service.api.common import operation
+from service.api.common import json_response, operation
 from service.api.schemas import HealthSchema
 from service.errors import ServiceUnavailable
 from service.keys import DATABASE, ENGINE, HEALTH_CHECKS, SCHEDULER, SETTINGS, HealthCheck
@@ -135,7 +135,7 @@ async def health(request: web.Request) -> web.Response:
         raise ServiceUnavailable(
             f"Unhealthy: {', '.join(failing)}.", details={"failing": failing, **components}
         )
-    return web.json_response({"status": "ok", "version": __version__, "components": components})
+    return json_response({"status": "ok", "version": __version__, "components": components})
 
 
 def register(app: web.Application) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apispec import request_schema, response_schema
 
-from service.api.common import ID_PATTERN, actor, body, operation, record_id
+from service.api.common import ID_PATTERN, actor, body, json_response, operation, record_id
 from service.api.schemas import (
     AuditReportSchema,
     LockdownSchema,
@@ -149,7 +149,7 @@ async def latest_audit(request: web.Request) -> web.Response:
         raise NotFound(f"Server {server.id} has no finished audit yet.")
     task, report = latest
     finished_at = task.finished_at.isoformat() if task.finished_at else None
-    return web.json_response({"task_id": task.id, "finished_at": finished_at, "report": report})
+    return json_response({"task_id": task.id, "finished_at": finished_at, "report": report})
 
 
 @operation(

@@ -6,7 +6,16 @@ from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
 from marshmallow import Schema, ValidationError, fields, validate
 
-from service.api.common import ID_PATTERN, body, no_content, operation, paginate, query, record_id
+from service.api.common import (
+    ID_PATTERN,
+    body,
+    json_response,
+    no_content,
+    operation,
+    paginate,
+    query,
+    record_id,
+)
 from service.api.schemas import PageQuerySchema, page_schema, sort_field
 from service.domain import security_audits
 from service.domain.records import get_or_404
@@ -102,7 +111,7 @@ def schedule_response(request: web.Request, schedule: AuditSchedule) -> web.Resp
         "created": schedule.created,
         "updated": schedule.updated,
     }
-    return web.json_response(SCHEDULE.dump(data))
+    return json_response(SCHEDULE.dump(data))
 
 
 @operation(

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apispec import querystring_schema, request_schema, response_schema
 
-from service.api.common import actor, body, operation, query
+from service.api.common import actor, body, json_response, operation, query
 from service.api.schemas import (
     ServiceActionSchema,
     ServiceListSchema,
@@ -123,7 +123,7 @@ async def list_services(request: web.Request) -> web.Response:
                 "checked_at": last.checked_at.isoformat() if last else None,
             }
         )
-    return web.json_response({"server_id": server.id, "items": items})
+    return json_response({"server_id": server.id, "items": items})
 
 
 READ_DESCRIPTION = (
@@ -144,7 +144,7 @@ READ_ERRORS = [NotFound, ServiceUnavailable, GatewayTimeout]
 @response_schema(ServiceStatusSchema, 200, description="The unit's state.")
 async def service_status(request: web.Request) -> web.Response:
     task = await _run_and_wait(request, {"action": "status"})
-    return web.json_response(
+    return json_response(
         {"task_id": task.id, "unit": task.params["service_name"], "status": task.result["status"]}
     )
 
@@ -160,7 +160,7 @@ async def service_status(request: web.Request) -> web.Response:
 @response_schema(ServiceLogsSchema, 200, description="Journal entries, oldest first.")
 async def service_logs(request: web.Request) -> web.Response:
     task = await _run_and_wait(request, {"action": "logs", **query(request)})
-    return web.json_response(
+    return json_response(
         {"task_id": task.id, "unit": task.params["service_name"], "logs": task.result["logs"]}
     )
 

@@ -10,6 +10,7 @@ from service.api.common import (
     actor,
     body,
     filter_by,
+    json_response,
     operation,
     paginate,
     query,
@@ -49,7 +50,7 @@ def task_links(task_id: int) -> dict[str, str]:
 def accepted(task: Task) -> web.Response:
     """202 with the new task and where to follow it."""
     links = task_links(task.id)
-    return web.json_response(
+    return json_response(
         {"task": TASK.dump(task), "links": links},
         status=202,
         headers={"Location": links["self"]},
@@ -90,7 +91,7 @@ async def list_task_events(request: web.Request) -> web.Response:
         .limit(params["limit"])
         .values_list("counter", "data")  # plain values: no model instance per event
     )
-    return web.json_response(
+    return json_response(
         {
             "items": [{"seq": seq, "event": data} for seq, data in rows],
             "last_seq": rows[-1][0] if rows else params["after"],

@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
-from service.models.base import TimestampedModel
+from service.models.base import TimestampedModel, json_field
 from service.models.health import HealthStatus
 
 
@@ -32,7 +32,7 @@ class App(TimestampedModel):
     """With TLS: plain HTTP requests are redirected to HTTPS."""
     tls_hsts = fields.BooleanField(default=False)
     """With TLS: HTTPS answers carry Strict-Transport-Security."""
-    certificate = fields.JSONField(null=True)
+    certificate = json_field(null=True)
     """What the last deploy found of the certificate on the primary server (issuer, names,
     serial, not_after, renewed_at, error, source)."""
     servers = fields.ManyToManyField(

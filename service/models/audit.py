@@ -8,6 +8,8 @@ only the names of the body's fields.
 from tortoise import fields
 from tortoise.models import Model
 
+from service.models.base import json_field
+
 
 class AuditRecord(Model):
     id = fields.BigIntField(primary_key=True)
@@ -25,7 +27,7 @@ class AuditRecord(Model):
     status = fields.IntField()
     request_id = fields.CharField(max_length=64)
     source = fields.CharField(max_length=64, null=True)
-    changed_fields = fields.JSONField(default=list)
+    changed_fields = json_field(default=list)
     """The top-level field names of the validated body, never their values."""
 
     class Meta:

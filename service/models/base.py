@@ -1,5 +1,9 @@
 """Fields every table shares."""
 
+import json
+from functools import partial
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -13,3 +17,12 @@ class TimestampedModel(Model):
 
     class Meta:
         abstract = True
+
+
+def json_field(**kwargs: Any) -> fields.JSONField:
+    """A JSON column stored with the stdlib's json, always. Tortoise switches its JSON fields
+    to orjson when orjson is installed (the API's encoder), and orjson refuses integers past
+    64 bits and reads back neither them nor `NaN` exactly, both of which the stdlib stores."""
+    return fields.JSONField(
+        encoder=partial(json.dumps, separators=(",", ":")), decoder=json.loads, **kwargs
+    )

@@ -4,7 +4,7 @@ from enum import StrEnum
 
 from tortoise import fields
 
-from service.models.base import TimestampedModel
+from service.models.base import TimestampedModel, json_field
 
 
 class DeploymentStatus(StrEnum):
@@ -33,11 +33,11 @@ class Deployment(TimestampedModel):
     status = fields.CharEnumField(DeploymentStatus, max_length=16, default=DeploymentStatus.PENDING)
     kind = fields.CharEnumField(DeploymentKind, max_length=16, default=DeploymentKind.DEPLOY)
     strategy = fields.CharEnumField(DeployStrategy, max_length=16, default=DeployStrategy.ROLLING)
-    options = fields.JSONField(default=dict)
+    options = json_field(default=dict)
     """Health check, hooks, batch size and keep_releases for this deployment."""
     release_id = fields.CharField(max_length=160, null=True)
     current_step = fields.CharField(max_length=128, null=True)
-    host_results = fields.JSONField(default=dict)
+    host_results = json_field(default=dict)
     error = fields.TextField(null=True)
     logs = fields.TextField(default="")
     created_by = fields.ForeignKeyField(

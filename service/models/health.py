@@ -5,6 +5,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from service.models.base import json_field
+
 
 class HealthStatus(StrEnum):
     """An app's health over its hosts (`App.health_status`)."""
@@ -29,7 +31,7 @@ class AppHostHealth(Model):
     checked_at = fields.DatetimeField(null=True)
     latency_ms = fields.FloatField(null=True)
     error = fields.TextField(null=True)
-    recent_failures = fields.JSONField(default=list)
+    recent_failures = json_field(default=list)
     """The latest failed checks (at, error, latency_ms), newest last, bounded."""
 
     class Meta:

@@ -5,7 +5,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
-from service.models.base import TimestampedModel
+from service.models.base import TimestampedModel, json_field
 
 
 class AuditSchedule(TimestampedModel):
@@ -58,9 +58,9 @@ class AuditReport(Model):
     score = fields.FloatField()
     passed = fields.IntField()
     failed = fields.IntField()
-    findings = fields.JSONField(default=list)
+    findings = json_field(default=list)
     """[{id, title, severity, passed}] for each finding of the report."""
-    drift = fields.JSONField(null=True)
+    drift = json_field(null=True)
     """The findings that changed since the server's previous report, when one regressed."""
 
     class Meta:

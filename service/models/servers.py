@@ -3,7 +3,7 @@
 from tortoise import fields
 from tortoise.models import Model
 
-from service.models.base import TimestampedModel
+from service.models.base import TimestampedModel, json_field
 
 
 class Server(TimestampedModel):
@@ -19,7 +19,7 @@ class Server(TimestampedModel):
     last_connection_ok = fields.BooleanField(null=True)
     last_connection_at = fields.DatetimeField(null=True)
     last_connection_error = fields.TextField(null=True)
-    facts = fields.JSONField(null=True)
+    facts = json_field(null=True)
     """What the last connection test reported (distribution, Python, kernel, ...)."""
 
     class Meta:
@@ -36,7 +36,7 @@ class UnitStatus(Model):
         "models.Server", related_name="unit_statuses", on_delete=fields.CASCADE
     )
     unit = fields.CharField(max_length=255)
-    status = fields.JSONField()
+    status = json_field()
     """As the read answers it (active_state, sub_state, since, main_pid, ...)."""
     checked_at = fields.DatetimeField()
     """When the run that saw it finished; an older run finishing later does not overwrite it."""

@@ -12,7 +12,7 @@ from tortoise.indexes import Index
 from tortoise.models import Model
 from tortoise.queryset import ValuesQuery
 
-from service.models.base import TimestampedModel
+from service.models.base import TimestampedModel, json_field
 
 
 class TaskKind(StrEnum):
@@ -61,16 +61,16 @@ class Task(TimestampedModel):
     deployment = fields.ForeignKeyField(
         "models.Deployment", related_name="tasks", null=True, on_delete=fields.SET_NULL
     )
-    params = fields.JSONField(default=dict)
-    server_ids = fields.JSONField(default=list)
+    params = json_field(default=dict)
+    server_ids = json_field(default=list)
     """Every server the run touches (one task at a time per server)."""
     attempts = fields.IntField(default=0)
     max_attempts = fields.IntField(default=1)
     cancel_requested = fields.BooleanField(default=False)
-    progress = fields.JSONField(default=dict)
-    result = fields.JSONField(null=True)
+    progress = json_field(default=dict)
+    result = json_field(null=True)
     error = fields.TextField(null=True)
-    limit_hosts = fields.JSONField(null=True)
+    limit_hosts = json_field(null=True)
     """Inventory host names to limit the run to (a "retry failed hosts only" run)."""
     retry_of = fields.ForeignKeyField(
         "models.Task", related_name="retries", null=True, on_delete=fields.SET_NULL
@@ -150,7 +150,7 @@ class TaskEvent(Model):
     counter = fields.IntField()
     event = fields.CharField(max_length=64)
     host = fields.CharField(max_length=253, null=True)
-    data = fields.JSONField(default=dict)
+    data = json_field(default=dict)
     created = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -5,6 +5,8 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
+from service.models.base import json_field
+
 
 class Role(StrEnum):
     """What a token may do; each role includes the ones before it."""
@@ -27,9 +29,9 @@ class ApiToken(Model):
     prefix = fields.CharField(max_length=16)
     token_hash = fields.CharField(max_length=64, unique=True)
     role = fields.CharEnumField(Role, max_length=16, default=Role.ADMIN)
-    scope_apps = fields.JSONField(null=True)
+    scope_apps = json_field(null=True)
     """App ids this token may see, or null: no limit (only when scope_servers is null too)."""
-    scope_servers = fields.JSONField(null=True)
+    scope_servers = json_field(null=True)
     created = fields.DatetimeField(auto_now_add=True)
     expires_at = fields.DatetimeField(null=True)
     last_used_at = fields.DatetimeField(null=True)

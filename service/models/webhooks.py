@@ -5,7 +5,7 @@ from enum import StrEnum
 from tortoise import fields
 from tortoise.models import Model
 
-from service.models.base import TimestampedModel
+from service.models.base import TimestampedModel, json_field
 
 
 class WebhookEvent(StrEnum):
@@ -32,7 +32,7 @@ class DeliveryStatus(StrEnum):
 
 class Webhook(TimestampedModel):
     url = fields.CharField(max_length=2048)
-    events = fields.JSONField(default=list)
+    events = json_field(default=list)
     """The `WebhookEvent` values it receives."""
     app = fields.ForeignKeyField(
         "models.App", related_name="webhooks", null=True, on_delete=fields.CASCADE
@@ -66,7 +66,7 @@ class WebhookDelivery(Model):
     response_code = fields.IntField(null=True)
     duration_ms = fields.FloatField(null=True)
     error = fields.TextField(null=True)
-    history = fields.JSONField(default=list)
+    history = json_field(default=list)
     """One entry per attempt: when, response code, duration, error."""
     created = fields.DatetimeField(auto_now_add=True)
     finished_at = fields.DatetimeField(null=True)

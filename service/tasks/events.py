@@ -5,12 +5,12 @@ are exact. Events are published the moment they arrive and written to the databa
 batches; until a batch is committed the event stays in `pending`, which replay reads too.
 """
 
-import json
 import logging
 import re
 from collections.abc import AsyncIterator
 from typing import Any
 
+from service.jsontext import dumps_text
 from service.models import TaskEvent
 
 log = logging.getLogger(__name__)
@@ -178,7 +178,7 @@ async def stored_batches(task_id: int, after: int) -> AsyncIterator[list[tuple[i
         )
         if not rows:
             return
-        yield [(seq, json.dumps(event_message(task_id, seq, data))) for seq, data in rows]
+        yield [(seq, dumps_text(event_message(task_id, seq, data))) for seq, data in rows]
         if len(rows) < REPLAY_BATCH:
             return
         last = rows[-1][0]

@@ -28,6 +28,7 @@ from service.api.common import operation
 from service.domain import tokens
 from service.domain.tokens import Principal
 from service.errors import BadRequest, Unauthorized
+from service.jsontext import dumps_text
 from service.keys import ENGINE, HUB, PRINCIPAL
 from service.models import Task
 from service.tasks.events import stored_batches
@@ -122,7 +123,7 @@ async def _subscribe(request: web.Request, subscriber: Subscriber, message: dict
         # neither; the stored ones stream a batch at a time, paced by the client.
         running = engine.running.get(task_id)
         unstored = running.events.pending_messages() if running else []
-        pending = [(seq, json.dumps(body)) for seq, body in unstored]
+        pending = [(seq, dumps_text(body)) for seq, body in unstored]
         async for batch in stored_batches(task_id, after):
             last = await subscriber.replay(batch, last)
     last = subscriber.end_replay(topic, pending, last)

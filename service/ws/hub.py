@@ -6,13 +6,14 @@ dropped (closed with 1008/"too slow") instead of holding up the others or growin
 """
 
 import asyncio
-import json
 import logging
 from collections.abc import Collection, Iterable
 from contextlib import suppress
 from typing import Any
 
 from aiohttp import WSCloseCode, web
+
+from service.jsontext import dumps_text
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ class Subscriber:
         )
 
     def send(self, message: dict[str, Any]) -> None:
-        self.send_text(json.dumps(message))
+        self.send_text(dumps_text(message))
 
     def begin_replay(self, topic: str) -> None:
         """From now on, hold live messages of `topic` until `end_replay`."""
@@ -183,7 +184,7 @@ class Hub:
         kind = message.get("type")
         for subscriber in list(self.subscribers):
             if subscriber.wants(topics, kind):
-                text = text or json.dumps(message)
+                text = text or dumps_text(message)
                 subscriber.offer(text, topics, seq)
 
     async def close_all(self) -> None:

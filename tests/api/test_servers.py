@@ -154,3 +154,18 @@ async def test_bad_list_parameters(api, params):
     reply = await api.get(SERVERS, params=params)
     assert reply.status == 422, reply.body
     assert reply.body["error"]["code"] == "validation_failed"
+
+
+async def test_stored_json_keeps_integers_past_64_bits_and_nan_and_the_api_shows_them(api, server):
+    """A host's facts may hold what the JSON columns must keep exactly: the page and the record
+    show them as stored, and the stored text is still the stdlib's."""
+    from service.models import Server
+
+    facts = {"disk_bytes": 2**70 + 1, "load": float("nan"), "name": "é"}
+    await Server.filter(id=server["id"]).update(facts=facts)
+    stored = await Server.get(id=server["id"])
+    assert stored.facts["disk_bytes"] == 2**70 + 1 and stored.facts["load"] != stored.facts["load"]
+    record = await api.get(f"{SERVERS}/{server['id']}")
+    page = await api.get(SERVERS)
+    for shown in (record.body["facts"], page.body["items"][0]["facts"]):
+        assert shown["disk_bytes"] == 2**70 + 1 and shown["name"] == "é"
