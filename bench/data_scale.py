@@ -1,9 +1,10 @@
 """Scale of the data: list and filter endpoints over a big SQLite database, single client.
 
-A temp database (the service's own migrations) gets `--servers` servers, `--apps` apps,
-`--tasks` finished tasks (mixed kinds and statuses, some of an app, each with its
-task_servers row) and `--events` stored events per task of a real event's size, written
-with plain sqlite3 in one transaction; plus one task of `--replay` events. Then:
+A temp database (the service's own migrations) gets `--servers` servers, `--apps` apps
+(a version each), `--tasks` finished tasks (mixed kinds and statuses, some of an app, each
+with its task_servers row; every deploy task of an app with its deployment) and `--events`
+stored events per task of a real event's size, written with plain sqlite3 in one
+transaction; plus one task of `--replay` events. Then:
 
 - its size, and the bytes per 1,000 events (the events table and its index, by `dbstat`);
 - every list and filter request below, `--repeat` times each (random pages and ids) by one
@@ -51,6 +52,7 @@ STAMP = datetime.now(UTC).isoformat(sep=" ")
 Request = Callable[[], tuple[str, dict[str, int | str]]]
 KINDS = ("setup", "lockdown", "audit", "connection_test", "deploy", "service")
 STATUSES = ("successful", "successful", "successful", "failed", "cancelled")
+DEPLOYMENT_STATUS = {"successful": "completed", "failed": "failed", "cancelled": "cancelled"}
 
 
 def seed(path: Path, args: argparse.Namespace) -> int:
@@ -71,17 +73,35 @@ def seed(path: Path, args: argparse.Namespace) -> int:
             ((STAMP, STAMP, f"app-{n:04d}", f"/srv/apps/app-{n:04d}", f"app-{n:04d}",
               n % args.servers + 1) for n in range(args.apps)),
         )  # fmt: skip
+        db.executemany(
+            "INSERT INTO versions (created, updated, version_number, notes, app_id) "
+            "VALUES (?, ?, '1.0.0', '', ?)",
+            ((STAMP, STAMP, n + 1) for n in range(args.apps)),
+        )
+        # Task n is a deploy of an app when n % 6 == 4 (KINDS[4]): deployment n // 6 + 1.
+        db.executemany(
+            "INSERT INTO deployments (created, updated, status, logs, app_id, version_id, "
+            "host_results, kind, options, strategy, started_at, completed_at) "
+            "VALUES (?, ?, ?, '', ?, ?, '{}', 'deploy', '{}', 'rolling', ?, ?)",
+            ((STAMP, STAMP, DEPLOYMENT_STATUS[STATUSES[n % len(STATUSES)]],
+              n % args.apps + 1, n % args.apps + 1, STAMP, STAMP)
+             for n in range(4, args.tasks, 6)),
+        )  # fmt: skip
         tasks = [
             (STAMP, STAMP, KINDS[n % len(KINDS)], STATUSES[n % len(STATUSES)],
              n % args.servers + 1, (n % args.apps + 1) if n % 6 == 4 else None,
+             n // 6 + 1 if n % 6 == 4 else None,
              args.events, f"[{n % args.servers + 1}]", STAMP, STAMP)
             for n in range(args.tasks)
         ]  # fmt: skip
-        tasks.append((STAMP, STAMP, "deploy", "successful", 1, 1, args.replay, "[1]", STAMP, STAMP))
+        tasks.append(
+            (STAMP, STAMP, "deploy", "successful", 1, 1, None, args.replay, "[1]", STAMP, STAMP)
+        )
         db.executemany(
-            "INSERT INTO tasks (created, updated, kind, status, server_id, app_id, params, "
-            "attempts, max_attempts, cancel_requested, progress, last_seq, server_ids, "
-            "started_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, '{}', 1, 1, 0, '{}', ?, ?, ?, ?)",
+            "INSERT INTO tasks (created, updated, kind, status, server_id, app_id, "
+            "deployment_id, params, attempts, max_attempts, cancel_requested, progress, "
+            "last_seq, server_ids, started_at, finished_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, '{}', 1, 1, 0, '{}', ?, ?, ?, ?)",
             tasks,
         )
         db.execute("INSERT INTO task_servers (task_id, server_id) SELECT id, server_id FROM tasks")
@@ -109,6 +129,7 @@ def requests(args: argparse.Namespace, long_task: int) -> dict[str, Request]:
     """Each measured request: a name and a function giving (path, query) at random."""
     pages = max(1, args.servers // 50)
     task_pages = max(1, args.tasks // 50)
+    deployments = len(range(4, args.tasks, 6))
     return {
         "GET /servers (random page)": lambda: ("servers", {"per_page": 50, "page": r(pages)}),
         "GET /servers?q=": lambda: ("servers", {"q": f"web-{r(args.servers):05d}"}),
@@ -123,6 +144,17 @@ def requests(args: argparse.Namespace, long_task: int) -> dict[str, Request]:
         "GET /tasks?kind=audit": lambda: ("tasks", {"kind": "audit", "page": r(10)}),
         "GET /tasks/{id}": lambda: (f"tasks/{r(args.tasks)}", {}),
         "GET /tasks/{id}/events": lambda: (f"tasks/{r(args.tasks)}/events", {}),
+        "GET /deployments (random page)": lambda: (
+            "deployments",
+            {"per_page": 50, "page": r(deployments // 50)},
+        ),
+        "GET /deployments?app_id=": lambda: ("deployments", {"app_id": r(args.apps)}),
+        "GET /deployments?status=failed": lambda: (
+            "deployments",
+            {"status": "failed", "page": r(10)},
+        ),
+        "GET /deployments/{id}/status": lambda: (f"deployments/{r(deployments)}/status", {}),
+        "GET /deployments/stats?app_id=": lambda: ("deployments/stats", {"app_id": r(args.apps)}),
         "GET /tasks/{id}/events (long)": lambda: (
             f"tasks/{long_task}/events",
             {"after": r(args.replay - 500), "limit": 500},

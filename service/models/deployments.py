@@ -3,6 +3,7 @@
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.indexes import Index
 
 from service.models.base import TimestampedModel, json_field
 
@@ -52,3 +53,11 @@ class Deployment(TimestampedModel):
     class Meta:
         table = "deployments"
         ordering = ("id",)
+        indexes = (
+            Index(fields=("app_id", "id")),
+            Index(fields=("status", "id")),
+            Index(fields=("version_id",)),
+        )
+        """An app's deployments (its page, the one-at-a-time check, its latest), the status
+        filter newest first, and a version's (the check before it is deleted), each without
+        a scan of every deployment (bench/data_scale.py shows the plans)."""

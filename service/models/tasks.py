@@ -116,11 +116,13 @@ class Task(TimestampedModel):
             Index(fields=("status", "id")),
             Index(fields=("kind", "id")),
             Index(fields=("app_id", "id")),
+            Index(fields=("deployment_id", "id")),
         )
         """Deleting a task nulls its retries' `retry_of`: without that index, a scan of every
         task for each task deleted (a retention purge of 500 tasks took seconds). The others
-        serve the list filters and the workers' look at the queue (`status`), newest first,
-        without a scan of every task (bench/data_scale.py shows the plans)."""
+        serve the list filters, a deployment's task and the workers' look at the queue
+        (`status`), newest first, without a scan of every task (bench/data_scale.py shows the
+        plans)."""
 
 
 class TaskServer(Model):

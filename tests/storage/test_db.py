@@ -6,7 +6,7 @@ from tortoise.migrations.autodetector import MigrationAutodetector
 
 from service.models import Server
 from service.storage.db import database, tortoise_config
-from tests.storage.migrated import migrated_to
+from tests.storage.migrated import declared_indexes, migrated_to, present_indexes
 
 MIGRATIONS = sorted(
     path.stem
@@ -18,6 +18,14 @@ async def test_committed_migrations_match_the_models(tmp_path):
     async with database(f"sqlite://{tmp_path}/db.sqlite3") as context:
         changes = await MigrationAutodetector(context.apps, tortoise_config("")["apps"]).changes()
     assert changes == [], "models changed: run `tortoise makemigrations` and commit the file"
+
+
+async def test_a_migrated_database_has_every_index_the_models_declare(tmp_path):
+    """The migration state can claim an index the file lacks: SQLite rebuilds a table to alter
+    a column, and that dropped the tasks' retry_of index (0016) until 0022 made it again."""
+    async with database(f"sqlite://{tmp_path}/db.sqlite3") as context:
+        missing = declared_indexes() - await present_indexes(context.connections.get("default"))
+    assert not missing
 
 
 async def test_reopening_keeps_rows(tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from service.models import TaskServer
 from service.storage.db import database
 from tests.service_process import running_service
-from tests.storage.migrated import migrated_to
+from tests.storage.migrated import declared_indexes, migrated_to, present_indexes
 from tests.storage.postgres import another_database, postgres_server
 
 
@@ -107,3 +107,10 @@ async def test_the_upgrade_to_task_servers_on_postgresql(postgres_url):
     async with database(url):
         rows = await TaskServer.filter(task_id=task_id).order_by("server_id")
         assert [row.server_id for row in rows] == [4, 5]
+
+
+async def test_a_migrated_postgresql_database_has_every_index_the_models_declare(postgres_url):
+    url = another_database(postgres_url, "pbd_indexes")
+    async with database(url) as context:
+        missing = declared_indexes() - await present_indexes(context.connections.get("default"))
+    assert not missing
