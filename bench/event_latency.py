@@ -51,7 +51,7 @@ from service.config import Settings
 from service.models import Server
 from tests.service_process import running_service
 
-PONG = json.dumps({"type": "pong"})
+PONG = {"type": "pong"}
 
 
 class Client:
@@ -69,7 +69,7 @@ class Client:
             received = time.time()
             if frame.type != aiohttp.WSMsgType.TEXT:
                 return
-            if frame.data == PONG:
+            if len(frame.data) < 32 and json.loads(frame.data) == PONG:
                 if self.pong is not None and not self.pong.done():
                     self.pong.set_result(received)
                 continue
