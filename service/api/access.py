@@ -20,7 +20,18 @@ from service.api.common import API_PREFIX
 from service.domain.tokens import Principal
 from service.errors import Forbidden, NotFound, ValidationFailed
 from service.keys import BODY, PRINCIPAL
-from service.models import App, AuditRecord, Deployment, Role, Server, Task, TaskServer, Version
+from service.models import (
+    App,
+    AuditRecord,
+    Deployment,
+    Role,
+    Server,
+    ServerGroup,
+    ServerGroupMember,
+    Task,
+    TaskServer,
+    Version,
+)
 
 V, D, A = Role.VIEWER, Role.DEPLOYER, Role.ADMIN
 M = TypeVar("M", bound=Model)
@@ -52,6 +63,11 @@ RULES: dict[tuple[str, str], Role | None] = {
     ("GET", "/servers/{id}/audit-schedule"): V,
     ("PUT", "/servers/{id}/audit-schedule"): A,
     ("DELETE", "/servers/{id}/audit-schedule"): A,
+    ("GET", "/server-groups"): V,
+    ("POST", "/server-groups"): A,
+    ("GET", "/server-groups/{id}"): V,
+    ("PATCH", "/server-groups/{id}"): A,
+    ("DELETE", "/server-groups/{id}"): A,
     # Services on a server
     ("GET", "/services/{server_id}"): V,
     ("GET", "/services/{server_id}/{service_name}"): V,
@@ -170,6 +186,12 @@ async def _server_visible(who: Principal, server_id: int) -> bool:
     return who.sees_server(server_id)
 
 
+async def group_visible(who: Principal, group_id: int) -> bool:
+    """A group by its servers, every one of them (as a task over several servers)."""
+    members = ServerGroupMember.filter(group_id=group_id).values_list("server_id", flat=True)
+    return all(who.sees_server(i) for i in await members)
+
+
 async def _app_visible(who: Principal, app_id: int) -> bool:
     return who.sees_app(app_id)
 
@@ -183,15 +205,17 @@ async def _deployment_visible(who: Principal, deployment_id: int) -> bool:
 
 
 PathCheck = Callable[[Principal, int], Awaitable[bool]]
-PATH_OWNERS: dict[str, tuple[str, PathCheck]] = {
-    "servers": ("id", _server_visible),
-    "services": ("server_id", _server_visible),
-    "apps": ("id", _app_visible),
-    "versions": ("id", _version_visible),
-    "deployments": ("id", _deployment_visible),
-    "tasks": ("id", _task_visible),
+PATH_OWNERS: dict[str, tuple[str, PathCheck, type[Model]]] = {
+    "servers": ("id", _server_visible, Server),
+    "server-groups": ("id", group_visible, ServerGroup),
+    "services": ("server_id", _server_visible, Server),
+    "apps": ("id", _app_visible, App),
+    "versions": ("id", _version_visible, Version),
+    "deployments": ("id", _deployment_visible, Deployment),
+    "tasks": ("id", _task_visible, Task),
 }
-"""For each collection: the path parameter naming its record, and who may see that record."""
+"""For each collection: the path parameter naming its record, who may see that record, and
+its model (a hidden record's 404 says what a missing one's says)."""
 
 
 async def check_path_scope(request: web.Request, path: str, who: Principal) -> None:
@@ -199,10 +223,10 @@ async def check_path_scope(request: web.Request, path: str, who: Principal) -> N
     owner = PATH_OWNERS.get(collection)
     if owner is None or owner[0] not in request.match_info:
         return
-    parameter, visible_to = owner
+    parameter, visible_to, model = owner
     raw = request.match_info[parameter]
     if raw.isdigit() and not await visible_to(who, int(raw)):
-        raise NotFound(f"{collection.rstrip('s').capitalize()} {raw} does not exist.")
+        raise NotFound(f"{model.__name__} {int(raw)} does not exist.")
 
 
 BODY_REFERENCES: dict[str, tuple[type[Model], Callable[[Principal, int], bool]]] = {
@@ -250,6 +274,9 @@ def visible(request: web.Request, queryset: QuerySet[M]) -> QuerySet[M]:
     model: Any = queryset.model
     if model is Server:
         return queryset.filter(id__in=servers)
+    if model is ServerGroup:
+        outside = ServerGroupMember.filter(server_id__not_in=servers).values("group_id")
+        return queryset.filter(~Q(id__in=Subquery(outside)))
     if model is App:
         return queryset.filter(id__in=apps)
     if model is Task:  # as _task_visible: every server of a task over several

@@ -1,7 +1,8 @@
 """What every handler shares: operation metadata, inputs, paging and serialisation."""
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -74,10 +75,11 @@ def respond(schema: Schema, record: Any, status: int = 200) -> web.Response:
 def created(schema: Schema, record: Any, collection: str, **extra: Any) -> web.Response:
     """201 with the record (and `extra` fields) and a `Location` naming it, e.g.
     `/api/v1/servers/7`."""
+    dumped = schema.dump(record)
     return json_response(
-        {**schema.dump(record), **extra},
+        {**dumped, **extra},
         status=201,
-        headers={"Location": f"{API_PREFIX}/{collection}/{record.id}"},
+        headers={"Location": f"{API_PREFIX}/{collection}/{dumped['id']}"},
     )
 
 
@@ -97,21 +99,39 @@ def filter_by(queryset: QuerySet[Any], params: dict[str, Any], *keys: str) -> Qu
     return queryset.filter(**present) if present else queryset
 
 
-async def paginate(queryset: QuerySet[Any], params: dict[str, Any], item: Schema) -> web.Response:
+@dataclass(frozen=True)
+class Computed:
+    """Fields of a list item that are not columns: `fill` adds them to a page's rows."""
+
+    names: frozenset[str]
+    fill: Callable[[list[dict[str, Any]]], Awaitable[None]]
+
+
+async def paginate(
+    queryset: QuerySet[Any], params: dict[str, Any], item: Schema, computed: Computed | None = None
+) -> web.Response:
     """One page of `queryset` in the list envelope (`items`, `page`, `total_items`, ...).
 
-    Rows are read as plain values for exactly the item schema's output fields: building
-    model instances and running marshmallow over them cost most of a list request's time.
+    Rows are read as plain values for exactly the item schema's output fields (but the
+    `computed` ones): building model instances and running marshmallow over them cost most
+    of a list request's time.
     """
     page, per_page = params["page"], params["per_page"]
     total = await queryset.count()
-    columns = {name: field.attribute or name for name, field in item.dump_fields.items()}
+    skipped = computed.names if computed else frozenset()
+    columns = {
+        name: field.attribute or name
+        for name, field in item.dump_fields.items()
+        if name not in skipped
+    }
     rows = (
         await queryset.order_by(*ordering(params["sort"]))
         .offset((page - 1) * per_page)
         .limit(per_page)
         .values(**columns)
     )
+    if computed:
+        await computed.fill(rows)
     return json_response(
         {
             "items": rows,

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp_apispec import request_schema, response_schema
 
+from service.api.access import group_visible, principal
 from service.api.common import ID_PATTERN, actor, body, json_response, operation, record_id
 from service.api.schemas import (
     AuditReportSchema,
@@ -21,7 +22,7 @@ from service.api.schemas import (
     TaskAcceptedSchema,
 )
 from service.api.tasks import accepted
-from service.domain import security_audits
+from service.domain import security_audits, server_groups
 from service.domain.records import get_or_404, require_reference
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.keys import ENGINE
@@ -30,7 +31,8 @@ from service.models import Server, TaskKind
 ACCEPTED = TaskAcceptedSchema()
 TAGS = ["operations"]
 MANY = (
-    "One task runs the playbook over every server in `server_ids` at once; its result has "
+    "One task runs the playbook over every server in `server_ids` (or, with `group_id`, "
+    "every server of that group now) at once; its result has "
     "each host's outcome (`result.hosts`), and each server's record follows its own outcome."
 )
 
@@ -42,16 +44,18 @@ async def start(
     *,
     needs_setup: bool = False,
 ) -> web.Response:
-    """Queue `kind` on the path's server, or on the body's `server_ids` (the first is the
-    task's primary server); `needs_setup` refuses servers that setup has not finished."""
+    """Queue `kind` on the path's server, or on the body's `server_ids` or `group_id` (the
+    first server is the task's primary server); `needs_setup` refuses servers that setup has
+    not finished."""
     if "id" in request.match_info:
         servers = [await get_or_404(Server, record_id(request))]
     else:
-        servers = [
-            await require_reference(Server, "server_ids", server_id)
-            for server_id in body(request)["server_ids"]
-        ]
-        params = {key: value for key, value in (params or {}).items() if key != "server_ids"}
+        servers = await selected_servers(request)
+        params = {
+            key: value
+            for key, value in (params or {}).items()
+            if key not in ("server_ids", "group_id")
+        }
     if needs_setup:
         refuse_unset(servers)
     engine = request.config_dict[ENGINE]
@@ -63,6 +67,24 @@ async def start(
         created_by=actor(request),
     )
     return accepted(task)
+
+
+async def selected_servers(request: web.Request) -> list[Server]:
+    """The body's servers: by id, or a group's now. A scoped token is told that a group with
+    a server outside its scope does not exist, as for a server named by id."""
+    given = body(request)
+    if "server_ids" in given:
+        return [
+            await require_reference(Server, "server_ids", server_id)
+            for server_id in given["server_ids"]
+        ]
+    group_id = given["group_id"]
+    if not await group_visible(principal(request), group_id):
+        raise ValidationFailed(
+            "The request is not valid.",
+            details={"group_id": [f"ServerGroup {group_id} does not exist."]},
+        )
+    return await server_groups.servers_of(group_id)
 
 
 def refuse_unset(servers: list[Server]) -> None:

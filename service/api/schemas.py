@@ -8,7 +8,7 @@ integer read from a request is an `Integer`: within the database's INTEGER colum
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from service import validators
 from service.domain import certificates
@@ -429,17 +429,50 @@ def distinct(values: list[Any]) -> None:
         raise ValidationError("Each server may be named once.")
 
 
-class ServerSelectionSchema(Schema):
-    """The servers one operation runs on together: one task, one playbook over them all."""
+SERVER_IDS = {
+    "validate": [validate.Length(min=1, max=500), distinct],
+    "metadata": {"description": "The servers, each once.", "example": [1, 2, 3]},
+}
 
-    server_ids = fields.List(
-        StrictInteger(validate=validate.Range(min=1)),
-        required=True,
-        validate=[validate.Length(min=1, max=500), distinct],
+
+def server_ids(**options: Any) -> fields.List:
+    """A list of server ids, each once, at most 500 (`options`: `validate` or `metadata`)."""
+    settings = {**SERVER_IDS, **options}
+    return fields.List(StrictInteger(validate=validate.Range(min=1)), **settings)
+
+
+class ServerSelectionSchema(Schema):
+    """The servers one operation runs on together: one task, one playbook over them all.
+    They are given by id (`server_ids`) or as a server group's (`group_id`)."""
+
+    server_ids = server_ids(
         metadata={
             "description": "The servers, each once; the first is the task's `server_id`.",
             "example": [1, 2, 3],
+        }
+    )
+    group_id = StrictInteger(
+        validate=validate.Range(min=1),
+        metadata={
+            "description": "Instead of `server_ids`: every server of this group at the time of "
+            "the request, in id order.",
+            "example": 1,
         },
+    )
+
+    @validates_schema
+    def one_selection(self, data: dict[str, Any], **_: Any) -> None:
+        if ("server_ids" in data) == ("group_id" in data):
+            raise ValidationError("Give either server_ids or group_id.", "server_ids")
+
+
+class ServerGroupSchema(TimestampedSchema):
+    name = fields.String(required=True, validate=NAME, metadata={"example": "web"})
+    description = fields.String(load_default="", validate=validate.Length(max=1000))
+    server_ids = server_ids(
+        load_default=list,
+        validate=[validate.Length(max=500), distinct],
+        metadata={"description": "Its servers, each once (in id order).", "example": [1, 2]},
     )
 
 
@@ -726,6 +759,13 @@ class ServerListQuerySchema(PageQuerySchema):
     )
 
 
+class ServerGroupListQuerySchema(PageQuerySchema):
+    sort = sort_field(["id", "name", "created", "updated"])
+    q = fields.String(
+        validate=validate.Length(min=1, max=64), metadata={"description": "Name contains."}
+    )
+
+
 class AppListQuerySchema(PageQuerySchema):
     sort = sort_field(["id", "name", "status", "created", "updated"])
     server_id = Integer(validate=validate.Range(min=1))
@@ -792,6 +832,7 @@ def page_schema(item: type[Schema]) -> type[Schema]:
 
 
 ServerPageSchema = page_schema(ServerSchema)
+ServerGroupPageSchema = page_schema(ServerGroupSchema)
 AppPageSchema = page_schema(AppSchema)
 VersionPageSchema = page_schema(VersionSchema)
 TaskPageSchema = page_schema(TaskSchema)

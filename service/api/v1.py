@@ -13,6 +13,7 @@ from service.api import (
     health,
     operations,
     security_audits,
+    server_groups,
     servers,
     services,
     tasks,
@@ -28,6 +29,7 @@ from service.ws import handler
 RESOURCES = (
     health,
     servers,
+    server_groups,
     apps,
     app_health,
     environment,

@@ -43,6 +43,12 @@ SERVER_COLUMNS = [
     field("LOCKED", "security_locked"),
     field("REACHABLE", "last_connection_ok"),
 ]
+GROUP_COLUMNS = [
+    field("ID"),
+    field("NAME"),
+    field("SERVERS", "server_ids"),
+    field("DESCRIPTION"),
+]
 APP_COLUMNS = [
     field("ID"),
     field("NAME"),
@@ -209,12 +215,54 @@ def _server_operation(path: str) -> Handler:
     then follow or report it."""
 
     async def start(api: Client, args: argparse.Namespace) -> int:
+        if bool(args.servers) == (args.group is not None):
+            raise UsageError("name the servers, or a group with --group (not both)")
+        if args.group is not None:
+            group = await resolve.group_id(api, args.group)
+            return await _started(api, args, await api.post(f"/servers{path}", {"group_id": group}))
         ids = [await resolve.server_id(api, server) for server in args.servers]
         if len(ids) == 1:
             return await _started(api, args, await api.post(f"/servers/{ids[0]}{path}"))
         return await _started(api, args, await api.post(f"/servers{path}", {"server_ids": ids}))
 
     return start
+
+
+async def groups_list(api: Client, args: argparse.Namespace) -> int:
+    emit([g async for g in api.all_pages("/server-groups")], args.output, GROUP_COLUMNS)
+    return 0
+
+
+async def _server_list(api: Client, names: str) -> list[int]:
+    """`a,b,c` (names or ids) as server ids; an empty text is no server."""
+    return [await resolve.server_id(api, name.strip()) for name in names.split(",") if name.strip()]
+
+
+async def groups_add(api: Client, args: argparse.Namespace) -> int:
+    group = {"name": args.name, "description": args.description or ""}
+    group["server_ids"] = await _server_list(api, args.servers or "")
+    emit(await api.post("/server-groups", group), args.output)
+    return 0
+
+
+async def groups_edit(api: Client, args: argparse.Namespace) -> int:
+    """Rename, describe, or replace the servers (`--servers a,b`; `--servers ""` empties it)."""
+    group = await resolve.group_id(api, args.group)
+    changes: dict[str, Any] = {}
+    if args.rename:
+        changes["name"] = args.rename
+    if args.description is not None:
+        changes["description"] = args.description
+    if args.servers is not None:
+        changes["server_ids"] = await _server_list(api, args.servers)
+    emit(await api.patch(f"/server-groups/{group}", changes), args.output)
+    return 0
+
+
+async def groups_rm(api: Client, args: argparse.Namespace) -> int:
+    await api.delete(f"/server-groups/{await resolve.group_id(api, args.group)}")
+    print(f"Deleted group {args.group} (its servers stay).")
+    return 0
 
 
 async def servers_audit(api: Client, args: argparse.Namespace) -> int:
@@ -589,12 +637,27 @@ def register(commands: Any) -> list[tuple[str, str]]:
         ("setup", "/setup", "create the app user and install packages"),
         ("lockdown", "/security/lockdown", "firewall, SSH hardening, fail2ban"),
     ):
-        servers.add(verb, _server_operation(path), help, following).add_argument(
-            "servers", nargs="+", metavar="server", help="name or id (several: one run over all)"
+        operation = servers.add(verb, _server_operation(path), help, following)
+        operation.add_argument(
+            "servers", nargs="*", metavar="server", help="name or id (several: one run over all)"
         )
+        operation.add_argument("--group", help="every server of this group (name or id) instead")
     audit = servers.add("audit", servers_audit, "run a security audit (findings)", following)
     audit.add_argument("server", help="name or id")
     audit.add_argument("--last", action="store_true", help="show the last audit, run none")
+
+    groups = client.group("groups", "server groups: named sets of servers to run on together")
+    groups.add("list", groups_list, "list server groups")
+    add = groups.add("add", groups_add, "create a group")
+    add.add_argument("name")
+    add.add_argument("--servers", metavar="A,B,C", help="its servers (names or ids)")
+    add.add_argument("--description")
+    edit = groups.add("edit", groups_edit, "change a group")
+    edit.add_argument("group", help="name or id")
+    edit.add_argument("--rename", metavar="NAME")
+    edit.add_argument("--servers", metavar="A,B,C", help="replace its servers (names or ids)")
+    edit.add_argument("--description")
+    groups.add("rm", groups_rm, "delete a group").add_argument("group", help="name or id")
 
     apps = client.group("apps", "apps: list, add, edit, remove, their servers")
     apps.add("list", apps_list, "list apps")

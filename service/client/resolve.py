@@ -29,6 +29,10 @@ async def server_id(api: Client, ref: str) -> int:
     return int(ref) if ref.isdigit() else (await _by_name(api, "servers", ref))["id"]
 
 
+async def group_id(api: Client, ref: str) -> int:
+    return int(ref) if ref.isdigit() else (await _by_name(api, "server-groups", ref))["id"]
+
+
 async def app_id(api: Client, ref: str) -> int:
     return int(ref) if ref.isdigit() else (await _by_name(api, "apps", ref))["id"]
 

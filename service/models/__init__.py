@@ -12,7 +12,7 @@ from service.models.environment import AppVariable
 from service.models.health import AppHostHealth, HealthSample, HealthStatus
 from service.models.instances import Instance
 from service.models.security_audits import AuditReport, AuditSchedule, FiredOccurrence
-from service.models.servers import Server, UnitStatus
+from service.models.servers import Server, ServerGroup, ServerGroupMember, UnitStatus
 from service.models.tasks import Task, TaskEvent, TaskKind, TaskServer, TaskStatus
 from service.models.tokens import ApiToken, Role
 from service.models.versions import Version
@@ -47,6 +47,8 @@ __all__ = [
     "Instance",
     "Role",
     "Server",
+    "ServerGroup",
+    "ServerGroupMember",
     "Task",
     "TaskEvent",
     "TaskKind",

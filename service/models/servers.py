@@ -46,3 +46,35 @@ class UnitStatus(Model):
         table = "unit_statuses"
         unique_together = (("server", "unit"),)
         ordering = ("id",)
+
+
+class ServerGroup(TimestampedModel):
+    """A named set of servers that one operation can run on together.
+
+    `group_id` in the body of `POST /servers/setup` (and of the other operations on several
+    servers) names its servers at the moment of the request."""
+
+    name = fields.CharField(max_length=64, unique=True)
+    description = fields.TextField(default="")
+
+    class Meta:
+        table = "server_groups"
+        ordering = ("id",)
+
+
+class ServerGroupMember(Model):
+    """One server of a group (deleting either deletes the membership)."""
+
+    id = fields.IntField(primary_key=True)
+    group = fields.ForeignKeyField(
+        "models.ServerGroup", related_name="members", on_delete=fields.CASCADE
+    )
+    server = fields.ForeignKeyField(
+        "models.Server", related_name="memberships", on_delete=fields.CASCADE
+    )
+
+    class Meta:
+        table = "server_group_members"
+        unique_together = (("group", "server"),)
+        indexes = (("server_id",),)
+        ordering = ("id",)

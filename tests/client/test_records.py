@@ -139,6 +139,27 @@ def test_one_connection_test_over_two_servers(cli):
     assert {entry["outcome"] for entry in task["result"]["hosts"].values()} == {"unreachable"}
 
 
+def test_a_group_of_servers_made_and_tested_from_the_terminal(cli):
+    for name in ("grp-a", "grp-b", "grp-c"):
+        cli.json("servers", "add", name, "--host", "127.0.0.1", "--port", str(closed_port()))
+    made = cli.json("groups", "add", "edge", "--servers", "grp-b,grp-a", "--description", "e")
+    edited = cli.json("groups", "edit", "edge", "--servers", "grp-a,grp-c")
+    assert len(made["server_ids"]) == len(edited["server_ids"]) == 2
+    assert edited["server_ids"] != made["server_ids"] and edited["description"] == "e"
+    assert "edge" in cli("groups", "list").stdout
+
+    result = cli("servers", "test", "--group", "edge", "--follow")
+    assert result.returncode == 1, result.stdout + result.stderr
+    for name in ("grp-a", "grp-c"):
+        assert f"{name}  ok=0  changed=0  failed=0  unreachable=1" in result.stdout
+    task = cli.json("tasks", "show", re.search(r"task (\d+)", result.stdout)[1])
+    assert task["server_ids"] == edited["server_ids"]
+    both = cli("servers", "test", "grp-a", "--group", "edge")
+    assert both.returncode != 0 and "not both" in both.stderr
+    assert "its servers stay" in cli("groups", "rm", "edge").stdout
+    assert "grp-a" in cli("servers", "list").stdout
+
+
 def test_the_live_view_in_a_terminal(cli):
     _app(cli, "live")
     code, screen = in_terminal(cli, "servers", "test", "live-host", "--follow")
