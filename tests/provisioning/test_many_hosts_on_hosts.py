@@ -1,11 +1,12 @@
 """Setup, lockdown and audit of two real hosts as one task each: one playbook over both."""
 
+import asyncio
 from dataclasses import replace
 
 import pytest
 
 from tests.provisioning.helpers import finished, finished_ok, ssh
-from tests.tasks.helpers import create_server
+from tests.tasks.helpers import ansible_processes, create_server, wait_for_task
 
 pytestmark = pytest.mark.hosts
 
@@ -96,3 +97,45 @@ async def test_one_unreachable_host_fails_only_its_own_part(api, target_hosts, r
     assert (up["last_connection_ok"], down["last_connection_ok"]) == (True, False)
     assert up["facts"]["distribution"] == "Debian" and down["facts"] is None
     assert "Connection refused" in down["last_connection_error"]
+
+
+async def test_a_setup_of_two_hosts_cancelled_partway_leaves_both_unfinished_then_retries(
+    api, service_settings, target_hosts, two_hosts
+):
+    """Cut while both hosts are mid-run: no host is marked set up, no ansible process stays,
+    and a retry of the whole task sets up both."""
+    servers = [
+        await create_server(api, host, target_hosts.private_key, name=f"cut-{n}")
+        for n, host in enumerate(two_hosts)
+    ]
+    ids = [server["id"] for server in servers]
+    names = {server["name"] for server in servers}
+    reply = await api.post("/api/v1/servers/setup", json={"server_ids": ids, "upgrade": False})
+    assert reply.status == 202, reply.body
+    task_id = reply.body["task"]["id"]
+    async with asyncio.timeout(240):  # each host has finished a task of the run, not the run
+        while not names <= {
+            e["event"].get("host")
+            for e in await all_events(api, task_id)
+            if e["event"]["event"] == "runner_on_ok"
+        }:
+            await asyncio.sleep(0.2)
+
+    assert (await api.post(f"/api/v1/tasks/{task_id}/cancel")).status == 202
+    cancelled = await wait_for_task(api, task_id, timeout=30)
+
+    assert cancelled["status"] == "cancelled"
+    assert {name: entry["outcome"] for name, entry in cancelled["result"]["hosts"].items()} == {
+        name: "unfinished" for name in names
+    }
+    assert ansible_processes(service_settings.data_dir) == []
+    for server in servers:
+        assert (await api.get(f"/api/v1/servers/{server['id']}")).body["setup_complete"] is False
+
+    retry = await api.post(f"/api/v1/tasks/{task_id}/retry", json={})
+    assert retry.status == 202, retry.body
+    done = await wait_for_task(api, retry.body["task"]["id"], timeout=600)
+    assert done["status"] == "successful", done.get("error")
+    assert {entry["outcome"] for entry in done["result"]["hosts"].values()} == {"ok"}
+    for server in servers:
+        assert (await api.get(f"/api/v1/servers/{server['id']}")).body["setup_complete"] is True
