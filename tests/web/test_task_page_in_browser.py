@@ -32,3 +32,34 @@ def test_a_failed_task_is_highlighted_and_retried_from_its_page(browser, service
     assert browser.path().startswith("/tasks/"), browser.path()
     assert browser.task_end() == "failed"
     assert browser.find("ol#log > li.failed").text.startswith("unreachable: [closed]")
+
+
+def test_servers_selected_on_the_servers_page_run_as_one_task(browser, service):
+    servers = [
+        service.api("POST", "servers", {"name": name, "host": "127.0.0.1", "port": free_port()})
+        for name in ("pick-a", "pick-b", "pick-c")
+    ]
+    browser.login(service.admin_token)
+    browser.open("/servers?q=pick-")
+    test_selected = browser.find("button[data-many=test]")
+    assert not test_selected.is_enabled(), "nothing is selected yet"
+    for server in (servers[2], servers[0]):
+        browser.find(f"tr[data-server-id='{server['id']}'] input.pick").click()
+    assert browser.text_of("#selected-count") == "2 selected"
+    test_selected.click()
+
+    browser.wait(lambda _: browser.path().startswith("/tasks/"))
+    assert browser.task_end() == "failed"
+    task = service.api("GET", f"tasks/{browser.path().rsplit('/', 1)[1]}")
+    assert task["server_ids"] == [servers[0]["id"], servers[2]["id"]]
+    assert set(task["result"]["hosts"]) == {"pick-a", "pick-c"}
+    shown = browser.wait_for_text("#hosts", lambda text: "pick-a" in text and "pick-c" in text)
+    assert "pick-b" not in shown
+
+    browser.open("/servers?q=pick-")
+    browser.find("#select-all").click()
+    assert browser.text_of("#selected-count") == "3 selected"
+    browser.find("button[data-many=lockdown]").click()
+    assert "selected servers" in browser.visible("#confirm-text").text
+    browser.find("#confirm-no").click()
+    assert browser.path() == "/servers", "a lockdown that was not confirmed starts nothing"

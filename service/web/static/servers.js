@@ -21,6 +21,31 @@ function showServer(server) {
   if (tr) showBadges(tr, server);
 }
 
+// Several servers at once: the checked rows go to one task (`server_ids`), whose page
+// follows each host.
+const picks = () => [...table.querySelectorAll("input.pick")];
+const manyButtons = [...document.querySelectorAll("button[data-many]")];
+
+function showSelection() {
+  const ids = picks().filter((box) => box.checked).map((box) => Number(box.value));
+  for (const button of manyButtons) {
+    button.disabled = ids.length === 0;
+    button.dataset.body = JSON.stringify({ server_ids: ids });
+  }
+  const count = document.getElementById("selected-count");
+  if (count) count.textContent = ids.length ? `${ids.length} selected` : "No server selected";
+  const all = document.getElementById("select-all");
+  if (all) all.checked = ids.length > 0 && ids.length === picks().length;
+}
+
+table.addEventListener("change", (event) => {
+  if (event.target.id === "select-all") {
+    for (const box of picks()) box.checked = event.target.checked;
+  }
+  showSelection();
+});
+showSelection();
+
 bindActions();
 table.addEventListener("api-done", (event) => { if (event.detail?.task) showTask(event.detail.task); });
 const feed = new Feed();
