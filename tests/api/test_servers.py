@@ -123,8 +123,14 @@ async def test_pagination_and_sorting_are_deterministic(api):
     assert names == [f"s{index:02d}" for index in range(24, 14, -1)]
     last = await api.get(SERVERS, params={"per_page": 10, "page": 3, "sort": "-name"})
     assert [item["name"] for item in last.body["items"]] == ["s04", "s03", "s02", "s01", "s00"]
+    assert (last.body["total_items"], last.body["total_pages"]) == (25, 3)
     beyond = await api.get(SERVERS, params={"per_page": 10, "page": 4})
     assert beyond.status == 200 and beyond.body["items"] == []
+    assert (beyond.body["total_items"], beyond.body["total_pages"]) == (25, 3)
+    exact = await api.get(SERVERS, params={"per_page": 5, "page": 5})
+    assert (len(exact.body["items"]), exact.body["total_items"]) == (5, 25)
+    none = await api.get(SERVERS, params={"q": "nothing"})
+    assert (none.body["items"], none.body["total_items"], none.body["total_pages"]) == ([], 0, 0)
     # Equal sort keys: the id tiebreak keeps the order stable across pages.
     by_host = [
         item["id"]
