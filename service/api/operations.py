@@ -23,7 +23,7 @@ from service.api.schemas import (
 )
 from service.api.tasks import accepted
 from service.domain import security_audits, server_groups
-from service.domain.records import get_or_404, require_reference
+from service.domain.records import get_or_404, require_references
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.keys import ENGINE
 from service.models import Server, TaskKind
@@ -74,12 +74,10 @@ async def selected_servers(request: web.Request) -> list[Server]:
     a server outside its scope does not exist, as for a server named by id."""
     given = body(request)
     if "server_ids" in given:
-        return [
-            await require_reference(Server, "server_ids", server_id)
-            for server_id in given["server_ids"]
-        ]
+        return await require_references(Server, "server_ids", given["server_ids"])
     group_id = given["group_id"]
-    if not await group_visible(principal(request), group_id):
+    who = principal(request)
+    if who.scoped and not await group_visible(who, group_id):
         raise ValidationFailed(
             "The request is not valid.",
             details={"group_id": [f"ServerGroup {group_id} does not exist."]},

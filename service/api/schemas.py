@@ -429,16 +429,17 @@ def distinct(values: list[Any]) -> None:
         raise ValidationError("Each server may be named once.")
 
 
-SERVER_IDS = {
-    "validate": [validate.Length(min=1, max=500), distinct],
-    "metadata": {"description": "The servers, each once.", "example": [1, 2, 3]},
-}
-
-
-def server_ids(**options: Any) -> fields.List:
-    """A list of server ids, each once, at most 500 (`options`: `validate` or `metadata`)."""
-    settings = {**SERVER_IDS, **options}
-    return fields.List(StrictInteger(validate=validate.Range(min=1)), **settings)
+def server_ids(
+    least: int | None, description: str, example: list[int], **options: Any
+) -> fields.List:
+    """Server ids, each once, at most 500 and at least `least` (`options`: e.g.
+    `load_default`)."""
+    return fields.List(
+        StrictInteger(validate=validate.Range(min=1)),
+        validate=[validate.Length(min=least, max=500), distinct],
+        metadata={"description": description, "example": example},
+        **options,
+    )
 
 
 class ServerSelectionSchema(Schema):
@@ -446,10 +447,7 @@ class ServerSelectionSchema(Schema):
     They are given by id (`server_ids`) or as a server group's (`group_id`)."""
 
     server_ids = server_ids(
-        metadata={
-            "description": "The servers, each once; the first is the task's `server_id`.",
-            "example": [1, 2, 3],
-        }
+        1, "The servers, each once; the first is the task's `server_id`.", [1, 2, 3]
     )
     group_id = StrictInteger(
         validate=validate.Range(min=1),
@@ -470,9 +468,7 @@ class ServerGroupSchema(TimestampedSchema):
     name = fields.String(required=True, validate=NAME, metadata={"example": "web"})
     description = fields.String(load_default="", validate=validate.Length(max=1000))
     server_ids = server_ids(
-        load_default=list,
-        validate=[validate.Length(max=500), distinct],
-        metadata={"description": "Its servers, each once (in id order).", "example": [1, 2]},
+        None, "Its servers, each once (in id order).", [1, 2], load_default=list
     )
 
 

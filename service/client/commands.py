@@ -337,9 +337,9 @@ async def apps_servers(api: Client, args: argparse.Namespace) -> int:
     """The servers the app runs on besides its own; `--set a,b` replaces the whole list."""
     app = await resolve.app_id(api, args.app)
     if args.set is not None:
-        names = [name.strip() for name in args.set.split(",") if name.strip()]
-        ids = [await resolve.server_id(api, name) for name in names]
-        body = await api.put(f"/apps/{app}/servers", {"server_ids": ids})
+        body = await api.put(
+            f"/apps/{app}/servers", {"server_ids": await _server_list(api, args.set)}
+        )
     else:
         body = await api.get(f"/apps/{app}/servers")
     emit(body, args.output)

@@ -8,7 +8,7 @@ from typing import Any
 from tortoise.queryset import QuerySet
 
 from service.config import Settings
-from service.domain.records import get_or_404, require_reference
+from service.domain.records import get_or_404, require_reference, require_references
 from service.domain.tokens import Actor
 from service.domain.uploads import stored_zip
 from service.errors import Conflict, ValidationFailed
@@ -42,7 +42,7 @@ async def app_servers(app: App) -> list[Server]:
 
 
 async def set_app_servers(app: App, server_ids: list[int]) -> list[Server]:
-    servers = [await require_reference(Server, "server_ids", server_id) for server_id in server_ids]
+    servers = await require_references(Server, "server_ids", server_ids)
     await app.servers.clear()
     if servers:
         await app.servers.add(*servers)

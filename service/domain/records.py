@@ -1,5 +1,6 @@
 """Helpers every resource uses: fetch-or-404 and writes that turn clashes into 409s."""
 
+from collections.abc import Collection
 from typing import Any, TypeVar
 
 from tortoise.exceptions import IntegrityError
@@ -30,6 +31,19 @@ async def require_reference(model: type[M], field: str, record_id: int) -> M:
             details={field: [f"{model.__name__} {record_id} does not exist."]},
         )
     return record
+
+
+async def require_references(model: type[M], field: str, record_ids: Collection[int]) -> list[M]:
+    """Records named by id in a request body, read in one query, in the order given: the
+    missing ones are a validation error that names each of them."""
+    found = {record.id: record for record in await model.filter(id__in=list(record_ids))}
+    missing = [record_id for record_id in record_ids if record_id not in found]
+    if missing:
+        raise ValidationFailed(
+            "The request is not valid.",
+            details={field: [f"{model.__name__} {i} does not exist." for i in missing]},
+        )
+    return [found[record_id] for record_id in record_ids]
 
 
 async def ensure_unique(model: type[Model], exclude_id: int | None, **values: Any) -> None:

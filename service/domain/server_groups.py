@@ -7,7 +7,13 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from service.domain.records import ensure_unique, get_or_404, require_changes, require_reference
+from service.domain.records import (
+    ensure_unique,
+    get_or_404,
+    require_changes,
+    require_reference,
+    require_references,
+)
 from service.errors import Conflict, ValidationFailed
 from service.models import Server, ServerGroup, ServerGroupMember
 
@@ -33,7 +39,9 @@ async def update_group(group_id: int, changes: dict[str, Any]) -> dict[str, Any]
         await group.save()
         if members is not None:
             await _set_members(group_id, members)
-    return view(group, (await member_ids([group_id]))[group_id])
+    if members is None:
+        members = (await member_ids([group_id]))[group_id]
+    return view(group, members)
 
 
 async def get_group(group_id: int) -> dict[str, Any]:
@@ -79,15 +87,7 @@ def view(group: ServerGroup, server_ids: list[int]) -> dict[str, Any]:
 
 async def _existing(server_ids: list[int]) -> list[int]:
     """`server_ids` in id order; a 422 naming each one that does not exist."""
-    found = set(await Server.filter(id__in=server_ids).values_list("id", flat=True))
-    missing = [server_id for server_id in server_ids if server_id not in found]
-    if missing:
-        raise ValidationFailed(
-            "The request is not valid.",
-            details={
-                "server_ids": [f"Server {server_id} does not exist." for server_id in missing]
-            },
-        )
+    await require_references(Server, "server_ids", server_ids)
     return sorted(server_ids)
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from service.domain.records import require_reference
+from service.domain.records import require_references
 from service.errors import NotFound, Unauthorized
 from service.models import ApiToken, App, Role, Server
 
@@ -105,8 +105,7 @@ def hash_secret(secret: str) -> str:
 async def _existing_ids(
     model: type[App] | type[Server], field: str, ids: Collection[int]
 ) -> list[int]:
-    for record_id in ids:
-        await require_reference(model, field, record_id)
+    await require_references(model, field, ids)
     return sorted(set(ids))
 
 
